@@ -1,0 +1,32 @@
+"""autodiff: reverse-mode automatic differentiation on numpy arrays.
+
+A :class:`Tensor` records the operations applied to it into a graph;
+``backward()`` walks that graph in reverse topological order and accumulates
+gradients by the chain rule. The API follows PyTorch (``requires_grad``,
+``backward``, ``grad``, ``no_grad``) with numpy's names for array things
+(``axis``, ``keepdims``, ``shape``, ``dtype``).
+
+Where things live: ``tensor`` (the Tensor), ``ops`` (every derivative rule),
+``engine`` (the chain rule), ``functions`` (the differentiable functions),
+``grad_mode``, ``gradcheck``, ``autograd`` (PyTorch-style ``grad``), ``value``
+(micrograd's Value).
+"""
+import numpy as np
+
+from .tensor import Tensor  # first: engine and functions import it
+from . import autograd
+from .functions import *  # noqa: F401,F403
+from .functions import __all__ as _function_names
+from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .value import Value
+
+float16, float32, float64 = np.float16, np.float32, np.float64
+int32, int64, bool_ = np.int32, np.int64, np.bool_
+
+__version__ = "0.1.0"
+__all__ = [
+    "Tensor", "Value", "autograd", "no_grad", "enable_grad", "set_grad_enabled",
+    "is_grad_enabled", "gradcheck", "gradgradcheck", "GradcheckError",
+    "float16", "float32", "float64", "int32", "int64", "bool_",
+] + list(_function_names)

@@ -1,0 +1,245 @@
+"""The chain rule: recording operations into the graph and walking it backwards.
+
+Edges point from an op to its input tensors and from a tensor to the op that
+produced it (``grad_fn``); nothing points from an op to its output, so the
+graph has no reference cycles and is freed by reference counting as soon as the
+last tensor of it is dropped.
+
+In-place operations are tracked with version counters, as in PyTorch: every
+tensor carries a counter that in-place writes bump, and every recorded op
+remembers its inputs' versions. Backward refuses to use a saved array whose
+version changed. When an in-place op is itself recorded, the tensor's old value
+and history move to a hidden tensor kept in ``tensor._history`` under the old
+version, and ops recorded before the change are routed to it.
+"""
+import numpy as np
+
+from .grad_mode import is_grad_enabled, set_grad_enabled
+from .ops import array_math
+from .tensor import Tensor
+
+BACKWARD_TWICE = (
+    "Trying to backward through the graph a second time ({node} was already used by an "
+    "earlier backward, which freed its saved values). Saved intermediate values of the graph "
+    "are freed when you call .backward() or autograd.grad(). Specify retain_graph=True if you "
+    "need to backward through the graph a second time."
+)
+
+MODIFIED_INPLACE = (
+    "one of the variables needed for gradient computation has been modified by an inplace "
+    "operation: {what} of {node} (shape {shape}, dtype {dtype}) is at version {now}; expected "
+    "version {then} instead. Compute the in-place change on a copy (y = x + 1 instead of x += 1), "
+    "or do it after backward."
+)
+
+
+def apply(op_cls, *inputs, **params):
+    """Run ``op_cls`` forward on the inputs' arrays and record it when a gradient can flow through it."""
+    op = op_cls()
+    arrays = tuple(t._data for t in inputs)
+    try:
+        out = op.forward(*arrays, **params)
+    except (ValueError, IndexError, TypeError) as error:
+        shapes = ", ".join(str(a.shape) for a in arrays)
+        raise type(error)(f"{op.name} of shapes {shapes}: {error}") from error
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)
+    result = Tensor._wrap(out)
+    if out.dtype.kind == "f" and is_grad_enabled():
+        needs = tuple(t._requires_grad for t in inputs)
+        if True in needs:
+            op.inputs = inputs
+            op.versions = tuple(t._vc[0] for t in inputs)
+            op.needs_input_grad = needs
+            if op.saves_inputs:
+                op.saved = arrays
+            if op.saves_output:
+                op.saved_output = out
+                op._output_counter = result._vc
+                op.output_version = 0
+            result.grad_fn = op
+            result._requires_grad = True
+    return result
+
+
+def resolve(tensor, version):
+    """The tensor an op saw at ``version``: ``tensor`` itself, or its earlier self if a recorded in-place op replaced it since."""
+    if tensor._history is not None and tensor._vc[0] != version:
+        return tensor._history.get(version, tensor)
+    return tensor
+
+
+def graph_inputs(node):
+    """The op's input tensors as the op saw them, in order."""
+    return tuple(resolve(t, v) for t, v in zip(node.inputs, node.versions))
+
+
+def _parents(tensor):
+    node = tensor.grad_fn
+    if node is None:
+        return ()
+    return [t for t in graph_inputs(node) if t._requires_grad]
+
+
+def topological_order(roots):
+    """Every tensor that requires grad and that ``roots`` depend on, each listed after its inputs.
+
+    Iterative depth-first search: a chain of any length never hits Python's recursion limit.
+    """
+    order, seen = [], set()
+    for root in roots:
+        if id(root) in seen:
+            continue
+        seen.add(id(root))
+        stack = [(root, iter(_parents(root)))]
+        while stack:
+            tensor, parents = stack[-1]
+            for parent in parents:
+                if id(parent) not in seen:
+                    seen.add(id(parent))
+                    stack.append((parent, iter(_parents(parent))))
+                    break
+            else:
+                stack.pop()
+                order.append(tensor)
+    return order
+
+
+def _check_versions(node, inputs):
+    if node.saves_inputs:
+        for i, (t, then) in enumerate(zip(inputs, node.versions)):
+            if t._vc[0] != then:
+                raise RuntimeError(MODIFIED_INPLACE.format(
+                    what=f"input {i}", node=repr(node)[1:-1], shape=t.shape, dtype=t.dtype,
+                    now=t._vc[0], then=then))
+    if node.saves_output and node._output_counter[0] != node.output_version:
+        out = node.saved_output
+        raise RuntimeError(MODIFIED_INPLACE.format(
+            what="output 0", node=repr(node)[1:-1], shape=out.shape, dtype=out.dtype,
+            now=node._output_counter[0], then=node.output_version))
+
+
+def release(node):
+    """Free what the op saved for backward; its place in the graph (inputs, name) stays for drawing."""
+    node.released = True
+    for key, value in list(vars(node).items()):
+        if isinstance(value, np.ndarray) or key in ("saved", "saved_output"):
+            setattr(node, key, None)
+
+
+def _accumulate(tensor, g, create_graph):
+    """Add ``g`` into ``tensor.grad`` (a fresh array the first time: ``g`` may be shared or a read-only view)."""
+    if create_graph:
+        tensor._grad = g if tensor._grad is None else tensor._grad + g
+    elif tensor._grad is None:
+        tensor._grad = Tensor._wrap(np.array(g, dtype=tensor.dtype))
+    else:
+        grad = tensor._grad
+        if grad._requires_grad or not grad._data.flags.writeable:
+            tensor._grad = Tensor._wrap(grad._data + g)
+        else:
+            grad._data += g
+            grad._vc[0] += 1
+
+
+def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
+    """Propagate ``root_grads`` from ``roots`` down the graph by the chain rule.
+
+    Without ``capture``, leaves (and tensors that ``retain_grad()``) accumulate
+    into ``.grad``. With ``capture`` (a list of tensors), nothing's ``.grad`` is
+    touched and the gradients of those tensors are returned (``None`` where no
+    path leads to them); only the part of the graph leading to them is walked.
+    """
+    order = topological_order(roots)
+    wanted = None
+    if capture is not None:
+        targets = {id(t) for t in capture}
+        wanted = set()
+        for t in order:  # inputs come first, so a tensor's parents are decided before it
+            if id(t) in targets or any(id(p) in wanted for p in _parents(t)):
+                wanted.add(id(t))
+        captured = {}
+    xp = array_math
+    if create_graph:
+        from . import functions as xp
+
+    grads = {}
+    for root, g in zip(roots, root_grads):
+        grads[id(root)] = g if id(root) not in grads else grads[id(root)] + g
+
+    with set_grad_enabled(create_graph):
+        for tensor in reversed(order):
+            g = grads.pop(id(tensor), None)
+            if g is None:
+                continue
+            node = tensor.grad_fn
+            if capture is not None:
+                if id(tensor) in targets:
+                    captured[id(tensor)] = g
+            elif node is None or tensor._retains_grad:
+                _accumulate(tensor, g, create_graph)
+            if node is None:
+                continue
+            if getattr(node, "released", False):
+                raise RuntimeError(BACKWARD_TWICE.format(node=repr(node)[1:-1]))
+            inputs = graph_inputs(node)
+            _check_versions(node, inputs)
+            if create_graph:
+                xs = inputs if node.saves_inputs else (None,) * len(inputs)
+                out = tensor if node.saves_output else None
+            else:
+                xs = node.saved if node.saves_inputs else (None,) * len(inputs)
+                out = node.saved_output if node.saves_output else None
+            input_grads = node.vjp(xp, g, *xs, out=out)
+            if type(input_grads) is not tuple:
+                input_grads = (input_grads,)
+            for x, gx in zip(inputs, input_grads):
+                if gx is None or not x._requires_grad or (wanted is not None and id(x) not in wanted):
+                    continue
+                if gx.shape != x.shape:
+                    gx = xp.sum_to(gx, x.shape)
+                if gx.dtype != x.dtype:
+                    gx = gx.astype(x.dtype)
+                key = id(x)
+                grads[key] = gx if key not in grads else grads[key] + gx
+            if not retain_graph:
+                release(node)
+
+    if capture is not None:
+        return [captured.get(id(t)) for t in capture]
+    return None
+
+
+def _root_gradient(root, gradient, create_graph, position):
+    if not root._requires_grad:
+        raise RuntimeError(
+            f"element {position} of tensors does not require grad and does not have a grad_fn "
+            "(nothing that produced it requires grad: create the inputs with requires_grad=True)")
+    if gradient is None:
+        if root.size != 1:
+            raise RuntimeError(
+                "grad can be implicitly created only for scalar outputs; this output has shape "
+                f"{root.shape}: pass gradient= (an array of that shape, the ∂L/∂output to start from)")
+        g = np.ones(root.shape, dtype=root.dtype)
+    else:
+        g = gradient._data if isinstance(gradient, Tensor) else np.asarray(gradient)
+        if g.shape != root.shape:
+            raise RuntimeError(
+                f"Mismatch in shape: gradient has a shape of {g.shape} and output {position} "
+                f"has a shape of {root.shape}")
+        if g.dtype != root.dtype:
+            g = g.astype(root.dtype)
+    if create_graph:
+        return gradient if isinstance(gradient, Tensor) and gradient.dtype == root.dtype else Tensor._wrap(g)
+    return g
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
+    """Accumulate into ``.grad`` of every leaf the ``tensors`` depend on (PyTorch's ``torch.autograd.backward``)."""
+    tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
+    if grad_tensors is None or isinstance(grad_tensors, Tensor):
+        grad_tensors = [grad_tensors] * len(tensors) if grad_tensors is None else [grad_tensors]
+    if retain_graph is None:
+        retain_graph = create_graph
+    grads = [_root_gradient(t, g, create_graph, i) for i, (t, g) in enumerate(zip(tensors, grad_tensors))]
+    run_backward(tensors, grads, retain_graph, create_graph)

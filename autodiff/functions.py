@@ -1,0 +1,405 @@
+"""Differentiable functions on tensors: the primitives of :mod:`autodiff.ops` and compositions of them.
+
+Every function takes Tensors, numpy arrays or Python numbers and returns a
+Tensor. A Python number next to a tensor takes the tensor's dtype, so a float32
+tensor stays float32. Array things use numpy's names (``axis``, ``keepdims``).
+"""
+import math
+
+import numpy as np
+
+from . import ops
+from .engine import apply
+from .tensor import Tensor, _raw, normalize_index
+
+_NUMBER = (bool, int, float, np.generic)
+
+
+def as_tensor(x, like=None):
+    """``x`` as a Tensor without copying when it already is one; a number takes ``like``'s dtype when it can."""
+    if isinstance(x, Tensor):
+        return x
+    if like is not None and isinstance(x, _NUMBER):
+        value = x.item() if isinstance(x, np.generic) else x
+        return Tensor._wrap(np.asarray(value, dtype=np.result_type(like._data, value)))
+    return Tensor._wrap(np.asarray(x))
+
+
+def _operands(x, y):
+    if isinstance(x, Tensor):
+        return x, as_tensor(y, x)
+    if isinstance(y, Tensor):
+        return as_tensor(x, y), y
+    return as_tensor(x), as_tensor(y)
+
+
+def _shares_version(result, x):
+    """A result that is a numpy view of ``x`` shares its version counter, so in-place writes through either are seen."""
+    if np.may_share_memory(result._data, x._data):
+        result._vc = x._vc
+    return result
+
+
+def _axis(axis):
+    return tuple(axis) if isinstance(axis, list) else axis
+
+
+# --------------------------------------------------------------------------- arithmetic
+
+
+def add(x, y):
+    """x + y, broadcasting."""
+    return apply(ops.Add, *_operands(x, y))
+
+
+def sub(x, y):
+    """x − y, broadcasting."""
+    return apply(ops.Sub, *_operands(x, y))
+
+
+def mul(x, y):
+    """x ⊙ y (elementwise), broadcasting."""
+    return apply(ops.Mul, *_operands(x, y))
+
+
+def div(x, y):
+    """x / y (true division), broadcasting."""
+    return apply(ops.Div, *_operands(x, y))
+
+
+def neg(x):
+    """−x."""
+    return apply(ops.Neg, as_tensor(x))
+
+
+def pow(x, y):
+    """xʸ with a tensor or number on either side."""
+    return apply(ops.Pow, *_operands(x, y))
+
+
+def matmul(x, y):
+    """Matrix product with numpy's rules: 1-d operands are vectors, leading axes are batch axes."""
+    return apply(ops.Matmul, *_operands(x, y))
+
+
+# --------------------------------------------------------------------------- elementwise
+
+
+def exp(x):
+    """eˣ."""
+    return apply(ops.Exp, as_tensor(x))
+
+
+def log(x):
+    """Natural logarithm."""
+    return apply(ops.Log, as_tensor(x))
+
+
+def sqrt(x):
+    """√x."""
+    return apply(ops.Sqrt, as_tensor(x))
+
+
+def sin(x):
+    """sin x."""
+    return apply(ops.Sin, as_tensor(x))
+
+
+def cos(x):
+    """cos x."""
+    return apply(ops.Cos, as_tensor(x))
+
+
+def tanh(x):
+    """tanh x."""
+    return apply(ops.Tanh, as_tensor(x))
+
+
+def sigmoid(x):
+    """σ(x) = 1 / (1 + e⁻ˣ), computed without overflow."""
+    return apply(ops.Sigmoid, as_tensor(x))
+
+
+def relu(x):
+    """max(x, 0); its derivative at 0 is taken as 0."""
+    return apply(ops.Relu, as_tensor(x))
+
+
+def abs(x):
+    """|x|; its derivative at 0 is taken as 0."""
+    return apply(ops.Abs, as_tensor(x))
+
+
+def sign(x):
+    """−1, 0 or +1 elementwise. Piecewise constant, so outside the graph (its gradient is 0)."""
+    return Tensor._wrap(np.sign(_raw(x)))
+
+
+def maximum(x, y):
+    """Elementwise larger of x and y; at ties each gets half the gradient."""
+    return apply(ops.Maximum, *_operands(x, y))
+
+
+def minimum(x, y):
+    """Elementwise smaller of x and y; at ties each gets half the gradient."""
+    return apply(ops.Minimum, *_operands(x, y))
+
+
+def clip(x, min=None, max=None):
+    """x limited to [min, max] (numbers; None for no bound). The gradient passes inside the closed interval."""
+    return apply(ops.Clip, as_tensor(x), lo=min, hi=max)
+
+
+def where(condition, x, y):
+    """x where ``condition`` holds, else y (broadcasting). The condition is not differentiated."""
+    cond = np.asarray(_raw(condition), dtype=bool)
+    return apply(ops.Where, *_operands(x, y), cond=cond)
+
+
+def astype(x, dtype):
+    """x converted to ``dtype`` (differentiable between float types)."""
+    return apply(ops.Cast, as_tensor(x), dtype=dtype)
+
+
+# --------------------------------------------------------------------------- reductions
+
+
+def sum(x, axis=None, keepdims=False):
+    """Sum over ``axis`` (int, tuple or None for all)."""
+    return apply(ops.Sum, as_tensor(x), axis=_axis(axis), keepdims=keepdims)
+
+
+def _count(shape, axis):
+    if axis is None:
+        return math.prod(shape)
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    return math.prod(shape[a] for a in axes)
+
+
+def mean(x, axis=None, keepdims=False):
+    """Mean over ``axis``."""
+    x, axis = as_tensor(x), _axis(axis)
+    return sum(x, axis, keepdims) * (1.0 / _count(x.shape, axis))
+
+
+def var(x, axis=None, ddof=0, keepdims=False):
+    """Variance over ``axis``: Σ(x − mean)² / (n − ddof). numpy's default ddof=0 (PyTorch's is 1)."""
+    x, axis = as_tensor(x), _axis(axis)
+    d = x - mean(x, axis, keepdims=True)
+    return sum(d * d, axis, keepdims) * (1.0 / (_count(x.shape, axis) - ddof))
+
+
+def max(x, axis=None, keepdims=False):
+    """Maximum over ``axis``; tied maxima share the gradient evenly."""
+    return apply(ops.Max, as_tensor(x), axis=_axis(axis), keepdims=keepdims)
+
+
+def min(x, axis=None, keepdims=False):
+    """Minimum over ``axis``; tied minima share the gradient evenly."""
+    return apply(ops.Min, as_tensor(x), axis=_axis(axis), keepdims=keepdims)
+
+
+def argmax(x, axis=None, keepdims=False):
+    """Index of the maximum (an integer tensor, outside the graph)."""
+    return Tensor._wrap(np.asarray(np.argmax(_raw(x), axis=axis, keepdims=keepdims)))
+
+
+def argmin(x, axis=None, keepdims=False):
+    """Index of the minimum (an integer tensor, outside the graph)."""
+    return Tensor._wrap(np.asarray(np.argmin(_raw(x), axis=axis, keepdims=keepdims)))
+
+
+def logsumexp(x, axis=None, keepdims=False):
+    """ln Σ eˣ over ``axis``, stable for large and small inputs."""
+    return apply(ops.LogSumExp, as_tensor(x), axis=_axis(axis), keepdims=keepdims)
+
+
+def softmax(x, axis=-1):
+    """e^xᵢ / Σⱼ e^xⱼ along ``axis`` (default: the last), stable for large inputs."""
+    return apply(ops.Softmax, as_tensor(x), axis=axis)
+
+
+def log_softmax(x, axis=-1):
+    """xᵢ − ln Σⱼ e^xⱼ along ``axis`` (default: the last), stable for large inputs."""
+    return apply(ops.LogSoftmax, as_tensor(x), axis=axis)
+
+
+# --------------------------------------------------------------------------- shape
+
+
+def _shape_arg(shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
+def reshape(x, shape):
+    """x with a new shape (one axis may be -1)."""
+    x = as_tensor(x)
+    shape = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+    return _shares_version(apply(ops.Reshape, x, shape=shape), x)
+
+
+def transpose(x, axes=None):
+    """x with its axes permuted (reversed when ``axes`` is None)."""
+    x = as_tensor(x)
+    return _shares_version(apply(ops.Transpose, x, axes=axes), x)
+
+
+def swapaxes(x, axis1, axis2):
+    """x with two axes exchanged."""
+    x = as_tensor(x)
+    axes = list(range(x.ndim))
+    axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
+    return transpose(x, axes)
+
+
+def _dummy(shape):
+    return np.broadcast_to(np.empty((), dtype=bool), shape)
+
+
+def expand_dims(x, axis):
+    """x with new length-1 axes inserted at ``axis``."""
+    x = as_tensor(x)
+    return reshape(x, np.expand_dims(_dummy(x.shape), _axis(axis)).shape)
+
+
+def squeeze(x, axis=None):
+    """x without its length-1 axes (or only those in ``axis``)."""
+    x = as_tensor(x)
+    return reshape(x, np.squeeze(_dummy(x.shape), _axis(axis)).shape)
+
+
+def flatten(x):
+    """x as a 1-d tensor."""
+    return reshape(x, (-1,))
+
+
+def broadcast_to(x, shape):
+    """x broadcast to ``shape`` (a read-only view)."""
+    x = as_tensor(x)
+    return _shares_version(apply(ops.BroadcastTo, x, shape=tuple(shape)), x)
+
+
+def sum_to(x, shape):
+    """x summed down to ``shape``: what undoes broadcasting."""
+    x = as_tensor(x)
+    if x.shape == tuple(shape):
+        return x
+    return apply(ops.SumTo, x, shape=tuple(shape))
+
+
+def getitem(x, index):
+    """x[index] for ints, slices, None, Ellipsis, boolean masks and integer arrays."""
+    x, index = as_tensor(x), normalize_index(index)
+    result = apply(ops.GetItem, x, index=index)
+    return _shares_version(result, x) if ops.is_basic_index(index) else result
+
+
+def scatter_add(g, index, shape):
+    """Zeros of ``shape`` with ``g`` added at ``index`` (repeated indices accumulate)."""
+    return apply(ops.ScatterAdd, as_tensor(g), index=normalize_index(index), shape=tuple(shape))
+
+
+def setitem(x, index, value):
+    """A copy of x with ``[index] = value``: the out-of-place form of ``x[index] = value``."""
+    x = as_tensor(x)
+    value = as_tensor(value, x)
+    return apply(ops.SetItem, x, value, index=normalize_index(index))
+
+
+def concatenate(tensors, axis=0):
+    """Tensors joined along an existing axis."""
+    tensors = [as_tensor(t) for t in tensors]
+    return apply(ops.Concatenate, *tensors, axis=axis)
+
+
+def stack(tensors, axis=0):
+    """Tensors of one shape joined along a new axis."""
+    return concatenate([expand_dims(t, axis) for t in tensors], axis=axis)
+
+
+# --------------------------------------------------------------------------- creation
+
+
+def tensor(data, requires_grad=False, dtype=None, name=None):
+    """A new Tensor holding a copy of ``data`` (PyTorch's ``torch.tensor``)."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype, name=name)
+
+
+def from_numpy(array):
+    """A Tensor sharing memory with ``array``."""
+    return Tensor._wrap(np.asarray(array))
+
+
+def zeros(shape, dtype=np.float64, requires_grad=False):
+    """A tensor of zeros."""
+    return Tensor(np.zeros(shape, dtype=dtype), requires_grad=requires_grad)
+
+
+def ones(shape, dtype=np.float64, requires_grad=False):
+    """A tensor of ones."""
+    return Tensor(np.ones(shape, dtype=dtype), requires_grad=requires_grad)
+
+
+def full(shape, fill_value, dtype=np.float64, requires_grad=False):
+    """A tensor filled with ``fill_value``."""
+    return Tensor(np.full(shape, fill_value, dtype=dtype), requires_grad=requires_grad)
+
+
+def zeros_like(x, dtype=None, requires_grad=False):
+    """Zeros with x's shape (and dtype unless given)."""
+    return Tensor(np.zeros_like(_raw(x), dtype=dtype), requires_grad=requires_grad)
+
+
+def ones_like(x, dtype=None, requires_grad=False):
+    """Ones with x's shape (and dtype unless given)."""
+    return Tensor(np.ones_like(_raw(x), dtype=dtype), requires_grad=requires_grad)
+
+
+def arange(*args, dtype=None, requires_grad=False):
+    """Evenly spaced values, as ``np.arange``."""
+    return Tensor(np.arange(*args, dtype=dtype), requires_grad=requires_grad)
+
+
+def linspace(start, stop, num=50, dtype=None, requires_grad=False):
+    """``num`` evenly spaced values from start to stop, as ``np.linspace``."""
+    return Tensor(np.linspace(start, stop, num, dtype=dtype), requires_grad=requires_grad)
+
+
+def eye(n, m=None, dtype=np.float64, requires_grad=False):
+    """The identity matrix."""
+    return Tensor(np.eye(n, m, dtype=dtype), requires_grad=requires_grad)
+
+
+# --------------------------------------------------------------------------- methods
+
+
+def _reshape_method(self, *shape):
+    """x.reshape(2, 3) or x.reshape((2, 3))."""
+    return reshape(self, _shape_arg(shape))
+
+
+def _transpose_method(self, *axes):
+    """x.transpose(), x.transpose(1, 0) or x.transpose((1, 0))."""
+    return transpose(self, _shape_arg(axes) if axes else None)
+
+
+def _clone(self):
+    """A differentiable copy."""
+    return add(self, 0)
+
+
+Tensor.reshape = _reshape_method
+Tensor.transpose = _transpose_method
+Tensor.clone = _clone
+for _name in (
+    "exp log sqrt sin cos tanh sigmoid relu abs maximum minimum clip astype sum mean var max "
+    "min argmax argmin logsumexp softmax log_softmax swapaxes expand_dims squeeze flatten "
+    "broadcast_to sum_to matmul pow"
+).split():
+    setattr(Tensor, _name, globals()[_name])
+del _name
+
+__all__ = [name for name in dir() if not name.startswith("_") and name not in (
+    "math", "np", "ops", "apply", "Tensor", "normalize_index")]

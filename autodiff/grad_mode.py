@@ -1,0 +1,89 @@
+"""Grad modes: whether operations are recorded into the graph.
+
+The mode is thread-local, as in PyTorch: ``no_grad`` in one thread does not
+stop another thread from recording.
+"""
+import functools
+import threading
+
+_state = threading.local()
+
+
+def is_grad_enabled() -> bool:
+    """True when new operations on tensors that require grad are recorded."""
+    return getattr(_state, "enabled", True)
+
+
+def _set_enabled(mode: bool) -> None:
+    _state.enabled = bool(mode)
+
+
+class _GradModeContext:
+    """Sets the grad mode inside a ``with`` block (or a decorated function) and restores it after."""
+
+    mode = True
+
+    def __init__(self):
+        self._saved = []
+
+    def __enter__(self):
+        self._saved.append(is_grad_enabled())
+        _set_enabled(self.mode)
+        return self
+
+    def __exit__(self, *exc):
+        _set_enabled(self._saved.pop())
+        return False
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with type(self)():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad(_GradModeContext):
+    """Stop recording: results of operations do not require grad and keep no inputs alive.
+
+    Use it for inference and for parameter updates::
+
+        with autodiff.no_grad():
+            w -= lr * w.grad
+    """
+
+    mode = False
+
+
+class enable_grad(_GradModeContext):
+    """Record operations again, e.g. inside a ``no_grad`` block."""
+
+    mode = True
+
+
+class set_grad_enabled:
+    """``set_grad_enabled(False)`` switches recording off at once; as a context manager it restores the previous mode on exit."""
+
+    def __init__(self, mode: bool):
+        self._previous = is_grad_enabled()
+        self.mode = bool(mode)
+        _set_enabled(self.mode)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _set_enabled(self._previous)
+        return False
+
+    def __call__(self, fn):
+        mode = self.mode
+        _set_enabled(self._previous)  # used as a decorator: the mode applies only inside fn
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(mode):
+                return fn(*args, **kwargs)
+
+        return wrapper

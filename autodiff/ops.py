@@ -1,0 +1,619 @@
+"""The op catalogue: every primitive operation, its forward and its derivative rule side by side.
+
+An op's ``forward`` takes numpy arrays and returns a numpy array. Its ``vjp``
+(vector-Jacobian product) takes the gradient ``g`` of the loss with respect to
+the output and returns the gradient with respect to each input, written once
+with operators and functions of the namespace ``xp``:
+
+* in an ordinary backward pass ``xp`` is :data:`array_math` and every value is
+  a numpy array: no Tensor is created;
+* under ``backward(create_graph=True)`` ``xp`` is :mod:`autodiff.functions` and
+  every value is a Tensor, so the backward pass is itself recorded and can be
+  differentiated again.
+
+A rule may return a gradient with the *output's* shape even where an input was
+broadcast: the engine sums it back to the input's shape (one place, not in every
+rule). ``x``/``out`` are ``None`` unless the op declares ``saves_inputs`` /
+``saves_output``; ``self.needs_input_grad[i]`` tells whether input ``i`` wants a
+gradient (a rule may return ``None`` for the ones that don't).
+
+Composite operations (mean, var, stack, ...) are built from these in
+:mod:`autodiff.functions`.
+"""
+from types import SimpleNamespace
+
+import numpy as np
+
+
+class Op:
+    """One application of an operation: a node of the computation graph.
+
+    The engine fills in, when the application is recorded:
+    ``inputs`` (the input tensors, in order), ``versions`` (their version
+    counters at that moment) and ``needs_input_grad``.
+    """
+
+    name = "op"
+    saves_inputs = True   # vjp reads the input values
+    saves_output = False  # vjp reads the output value
+
+    def forward(self, *xs, **params):
+        raise NotImplementedError
+
+    def vjp(self, xp, g, *xs, out):
+        raise NotImplementedError
+
+    # -- what the outside world may read (drawing, debugging) -------------------
+    @property
+    def params(self):
+        """The op's non-tensor arguments and what forward saved besides arrays (axis, shape, ...)."""
+        hidden = {"inputs", "versions", "needs_input_grad", "saved", "saved_output",
+                  "output_version", "released"}
+        return {k: v for k, v in vars(self).items() if k not in hidden and not k.startswith("_")}
+
+    def __repr__(self):
+        return f"<{type(self).__name__}Backward>"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def sum_to(x, shape):
+    """Sum ``x`` over the axes that broadcasting added or stretched, giving ``shape``."""
+    shape = tuple(shape)
+    if x.shape == shape:
+        return x
+    lead = x.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1
+    )
+    return x.sum(axis=axes, keepdims=True).reshape(shape)
+
+
+def is_basic_index(index):
+    """True for indices made of ints, slices, None and Ellipsis: numpy returns a view and never repeats an element."""
+    items = index if isinstance(index, tuple) else (index,)
+    return all(
+        isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis for i in items
+    )
+
+
+def scatter_add(g, index, shape):
+    """Zeros of ``shape`` with ``g`` added at ``index``; repeated indices accumulate."""
+    out = np.zeros(shape, dtype=g.dtype)
+    items = index if isinstance(index, tuple) else (index,)
+    if is_basic_index(index) or all(
+        not (isinstance(i, np.ndarray) and i.dtype.kind in "iu") for i in items
+    ):
+        out[index] = g
+    else:
+        np.add.at(out, index, g)
+    return out
+
+
+def _kept_shape(shape, axis):
+    """The shape a reduction over ``axis`` has with ``keepdims=True``."""
+    if axis is None:
+        return (1,) * len(shape)
+    axes = _axes(shape, axis)
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def _reduced_shape(shape, axis):
+    """The shape a reduction over ``axis`` has without keepdims."""
+    if axis is None:
+        return ()
+    axes = _axes(shape, axis)
+    return tuple(n for i, n in enumerate(shape) if i not in axes)
+
+
+def _axes(shape, axis):
+    return {a % len(shape) for a in (axis if isinstance(axis, tuple) else (axis,))}
+
+
+def _matrix_transpose(xp, a):
+    return xp.swapaxes(a, -1, -2)
+
+
+array_math = SimpleNamespace(
+    exp=np.exp, log=np.log, sin=np.sin, cos=np.cos, sign=np.sign, where=np.where,
+    reshape=np.reshape, transpose=np.transpose, swapaxes=np.swapaxes,
+    expand_dims=np.expand_dims, squeeze=np.squeeze, matmul=np.matmul,
+    broadcast_to=np.broadcast_to, sum_to=sum_to, scatter_add=scatter_add,
+)
+"""The namespace rules see in a first-order backward pass: numpy, plus ``sum_to`` and ``scatter_add``."""
+
+
+# --------------------------------------------------------------------------- arithmetic
+
+
+class Add(Op):
+    """z = x + y.   ∂L/∂x = g,  ∂L/∂y = g"""
+
+    name, saves_inputs = "add", False
+
+    def forward(self, x, y):
+        return x + y
+
+    def vjp(self, xp, g, x, y, out):
+        return g, g
+
+
+class Sub(Op):
+    """z = x − y.   ∂L/∂x = g,  ∂L/∂y = −g"""
+
+    name, saves_inputs = "sub", False
+
+    def forward(self, x, y):
+        return x - y
+
+    def vjp(self, xp, g, x, y, out):
+        return g, -g
+
+
+class Neg(Op):
+    """z = −x.   ∂L/∂x = −g"""
+
+    name, saves_inputs = "neg", False
+
+    def forward(self, x):
+        return -x
+
+    def vjp(self, xp, g, x, out):
+        return -g
+
+
+class Mul(Op):
+    """z = x ⊙ y.   ∂L/∂x = g ⊙ y,  ∂L/∂y = g ⊙ x"""
+
+    name = "mul"
+
+    def forward(self, x, y):
+        return x * y
+
+    def vjp(self, xp, g, x, y, out):
+        nx, ny = self.needs_input_grad
+        return (g * y if nx else None), (g * x if ny else None)
+
+
+class Div(Op):
+    """z = x / y.   ∂L/∂x = g / y,  ∂L/∂y = −g ⊙ x / y²"""
+
+    name = "div"
+
+    def forward(self, x, y):
+        return x / y
+
+    def vjp(self, xp, g, x, y, out):
+        gx = g / y
+        return gx, (-gx * x / y if self.needs_input_grad[1] else None)
+
+
+class Pow(Op):
+    """z = xʸ.   ∂L/∂x = g ⊙ y xʸ⁻¹,  ∂L/∂y = g ⊙ z ln x  (taken as 0 where x = 0, as PyTorch does)"""
+
+    name, saves_output = "pow", True
+
+    def forward(self, x, y):
+        return x**y
+
+    def vjp(self, xp, g, x, y, out):
+        nx, ny = self.needs_input_grad
+        gx = g * y * x ** (y - 1) if nx else None
+        if not ny:
+            return gx, None
+        at_zero = x == 0
+        return gx, xp.where(at_zero, 0, g * out * xp.log(xp.where(at_zero, 1, x)))
+
+
+class Matmul(Op):
+    """z = x @ y with numpy's rules for 1-d and stacked operands.
+
+    ∂L/∂x = g @ yᵀ,  ∂L/∂y = xᵀ @ g  (a 1-d operand is promoted to a matrix for
+    the product and its gradient squeezed back; stacked batch axes are summed
+    back by the engine).
+    """
+
+    name = "matmul"
+
+    def forward(self, x, y):
+        return np.matmul(x, y)
+
+    def vjp(self, xp, g, x, y, out):
+        nx, ny = self.needs_input_grad
+        if x.ndim == 1 and y.ndim == 1:
+            return (g * y if nx else None), (g * x if ny else None)
+        if x.ndim == 1:  # (k,) @ (..., k, n) -> (..., n)
+            g2 = xp.expand_dims(g, -2)
+            gx = xp.squeeze(xp.matmul(g2, _matrix_transpose(xp, y)), -2) if nx else None
+            gy = xp.matmul(xp.reshape(x, (-1, 1)), g2) if ny else None
+            return gx, gy
+        if y.ndim == 1:  # (..., m, k) @ (k,) -> (..., m)
+            g2 = xp.expand_dims(g, -1)
+            gx = xp.matmul(g2, xp.reshape(y, (1, -1))) if nx else None
+            gy = xp.squeeze(xp.matmul(_matrix_transpose(xp, x), g2), -1) if ny else None
+            return gx, gy
+        gx = xp.matmul(g, _matrix_transpose(xp, y)) if nx else None
+        gy = xp.matmul(_matrix_transpose(xp, x), g) if ny else None
+        return gx, gy
+
+
+# --------------------------------------------------------------------------- elementwise
+
+
+class Exp(Op):
+    """z = eˣ.   ∂L/∂x = g ⊙ z"""
+
+    name, saves_inputs, saves_output = "exp", False, True
+
+    def forward(self, x):
+        return np.exp(x)
+
+    def vjp(self, xp, g, x, out):
+        return g * out
+
+
+class Log(Op):
+    """z = ln x.   ∂L/∂x = g / x"""
+
+    name = "log"
+
+    def forward(self, x):
+        return np.log(x)
+
+    def vjp(self, xp, g, x, out):
+        return g / x
+
+
+class Sqrt(Op):
+    """z = √x.   ∂L/∂x = g / (2z)"""
+
+    name, saves_inputs, saves_output = "sqrt", False, True
+
+    def forward(self, x):
+        return np.sqrt(x)
+
+    def vjp(self, xp, g, x, out):
+        return g / (2 * out)
+
+
+class Sin(Op):
+    """z = sin x.   ∂L/∂x = g ⊙ cos x"""
+
+    name = "sin"
+
+    def forward(self, x):
+        return np.sin(x)
+
+    def vjp(self, xp, g, x, out):
+        return g * xp.cos(x)
+
+
+class Cos(Op):
+    """z = cos x.   ∂L/∂x = −g ⊙ sin x"""
+
+    name = "cos"
+
+    def forward(self, x):
+        return np.cos(x)
+
+    def vjp(self, xp, g, x, out):
+        return -g * xp.sin(x)
+
+
+class Tanh(Op):
+    """z = tanh x.   ∂L/∂x = g ⊙ (1 − z²)"""
+
+    name, saves_inputs, saves_output = "tanh", False, True
+
+    def forward(self, x):
+        return np.tanh(x)
+
+    def vjp(self, xp, g, x, out):
+        return g * (1 - out * out)
+
+
+class Sigmoid(Op):
+    """z = σ(x) = 1 / (1 + e⁻ˣ).   ∂L/∂x = g ⊙ z (1 − z)"""
+
+    name, saves_inputs, saves_output = "sigmoid", False, True
+
+    def forward(self, x):
+        e = np.exp(-np.abs(x))  # never overflows
+        return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+    def vjp(self, xp, g, x, out):
+        return g * out * (1 - out)
+
+
+class Relu(Op):
+    """z = max(x, 0).   ∂L/∂x = g ⊙ [x > 0]  (relu'(0) = 0)"""
+
+    name = "relu"
+
+    def forward(self, x):
+        return np.maximum(x, 0)
+
+    def vjp(self, xp, g, x, out):
+        return g * (x > 0)
+
+
+class Abs(Op):
+    """z = |x|.   ∂L/∂x = g ⊙ sign x  (abs'(0) = 0)"""
+
+    name = "abs"
+
+    def forward(self, x):
+        return np.abs(x)
+
+    def vjp(self, xp, g, x, out):
+        return g * xp.sign(x)
+
+
+class Maximum(Op):
+    """z = max(x, y) elementwise.   g goes to the larger input; at ties each gets g/2."""
+
+    name, saves_inputs = "maximum", False
+    pick = staticmethod(np.greater)
+
+    def forward(self, x, y):
+        out = np.maximum(x, y) if self.pick is np.greater else np.minimum(x, y)
+        dtype = out.dtype if out.dtype.kind == "f" else np.float64
+        self.share = np.where(self.pick(x, y), 1, np.where(x == y, 0.5, 0)).astype(dtype)
+        return out
+
+    def vjp(self, xp, g, x, y, out):
+        return g * self.share, g * (1 - self.share)
+
+
+class Minimum(Maximum):
+    """z = min(x, y) elementwise.   g goes to the smaller input; at ties each gets g/2."""
+
+    name = "minimum"
+    pick = staticmethod(np.less)
+
+
+class Clip(Op):
+    """z = min(max(x, lo), hi).   ∂L/∂x = g inside the closed interval [lo, hi], 0 outside."""
+
+    name, saves_inputs = "clip", False
+
+    def forward(self, x, lo=None, hi=None):
+        self.lo, self.hi = lo, hi
+        inside = np.ones(x.shape, dtype=bool)
+        if lo is not None:
+            inside &= x >= lo
+        if hi is not None:
+            inside &= x <= hi
+        self.inside = inside
+        if lo is None and hi is None:
+            return x.copy()
+        return np.clip(x, lo, hi)
+
+    def vjp(self, xp, g, x, out):
+        return g * self.inside
+
+
+class Where(Op):
+    """z = x where cond else y.   ∂L/∂x = g ⊙ cond,  ∂L/∂y = g ⊙ ¬cond"""
+
+    name, saves_inputs = "where", False
+
+    def forward(self, x, y, cond=None):
+        self.cond = cond
+        return np.where(cond, x, y)
+
+    def vjp(self, xp, g, x, y, out):
+        return xp.where(self.cond, g, 0), xp.where(self.cond, 0, g)
+
+
+class Cast(Op):
+    """z = x converted to another dtype.   ∂L/∂x = g (the engine casts it back to x's dtype)."""
+
+    name, saves_inputs = "astype", False
+
+    def forward(self, x, dtype=None):
+        self.dtype = np.dtype(dtype)
+        return x.astype(self.dtype)
+
+    def vjp(self, xp, g, x, out):
+        return g
+
+
+# --------------------------------------------------------------------------- reductions
+
+
+class Sum(Op):
+    """z = Σ x over ``axis``.   ∂L/∂x = g broadcast back over the summed axes."""
+
+    name, saves_inputs = "sum", False
+
+    def forward(self, x, axis=None, keepdims=False):
+        self.axis, self.keepdims, self.shape = axis, keepdims, x.shape
+        return np.sum(x, axis=axis, keepdims=keepdims)
+
+    def vjp(self, xp, g, x, out):
+        return xp.broadcast_to(xp.reshape(g, _kept_shape(self.shape, self.axis)), self.shape)
+
+
+class Max(Op):
+    """z = max x over ``axis``.   g goes to the maximal elements, shared evenly at ties."""
+
+    name, saves_inputs = "max", False
+    reduce = staticmethod(np.max)
+
+    def forward(self, x, axis=None, keepdims=False):
+        self.axis, self.keepdims, self.shape = axis, keepdims, x.shape
+        kept = self.reduce(x, axis=axis, keepdims=True)
+        winners = x == kept
+        dtype = x.dtype if x.dtype.kind == "f" else np.float64
+        self.share = (winners / winners.sum(axis=axis, keepdims=True)).astype(dtype)
+        return kept if keepdims else kept.reshape(_reduced_shape(x.shape, axis))
+
+    def vjp(self, xp, g, x, out):
+        return xp.reshape(g, _kept_shape(self.shape, self.axis)) * self.share
+
+
+class Min(Max):
+    """z = min x over ``axis``.   g goes to the minimal elements, shared evenly at ties."""
+
+    name = "min"
+    reduce = staticmethod(np.min)
+
+
+class LogSumExp(Op):
+    """z = ln Σ eˣ over ``axis`` (shifted by the max, so finite for x = ±1000).   ∂L/∂x = g ⊙ e^(x − z)"""
+
+    name, saves_output = "logsumexp", True
+
+    def forward(self, x, axis=None, keepdims=False):
+        self.axis, self.keepdims, self.shape = axis, keepdims, x.shape
+        shift = np.max(x, axis=axis, keepdims=True)
+        shift = np.where(np.isfinite(shift), shift, 0)
+        out = np.log(np.sum(np.exp(x - shift), axis=axis, keepdims=True)) + shift
+        return out if keepdims else out.reshape(_reduced_shape(x.shape, axis))
+
+    def vjp(self, xp, g, x, out):
+        kept = _kept_shape(self.shape, self.axis)
+        return xp.reshape(g, kept) * xp.exp(x - xp.reshape(out, kept))
+
+
+class Softmax(Op):
+    """zᵢ = e^xᵢ / Σⱼ e^xⱼ along ``axis``.   ∂L/∂x = z ⊙ (g − Σ g ⊙ z)"""
+
+    name, saves_inputs, saves_output = "softmax", False, True
+
+    def forward(self, x, axis=-1):
+        self.axis = axis
+        e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+        return e / np.sum(e, axis=axis, keepdims=True)
+
+    def vjp(self, xp, g, x, out):
+        return out * (g - (g * out).sum(axis=self.axis, keepdims=True))
+
+
+class LogSoftmax(Op):
+    """zᵢ = xᵢ − ln Σⱼ e^xⱼ along ``axis``.   ∂L/∂x = g − e^z Σ g"""
+
+    name, saves_inputs, saves_output = "log_softmax", False, True
+
+    def forward(self, x, axis=-1):
+        self.axis = axis
+        shifted = x - np.max(x, axis=axis, keepdims=True)
+        return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+    def vjp(self, xp, g, x, out):
+        return g - xp.exp(out) * g.sum(axis=self.axis, keepdims=True)
+
+
+# --------------------------------------------------------------------------- shape
+
+
+class Reshape(Op):
+    """z = x with a new shape.   ∂L/∂x = g reshaped to x's shape."""
+
+    name, saves_inputs = "reshape", False
+
+    def forward(self, x, shape=None):
+        self.shape = x.shape
+        return np.reshape(x, shape)
+
+    def vjp(self, xp, g, x, out):
+        return xp.reshape(g, self.shape)
+
+
+class Transpose(Op):
+    """z = x with its axes permuted.   ∂L/∂x = g with the inverse permutation."""
+
+    name, saves_inputs = "transpose", False
+
+    def forward(self, x, axes=None):
+        self.axes = tuple(range(x.ndim))[::-1] if axes is None else tuple(a % x.ndim for a in axes)
+        return np.transpose(x, self.axes)
+
+    def vjp(self, xp, g, x, out):
+        return xp.transpose(g, tuple(np.argsort(self.axes)))
+
+
+class BroadcastTo(Op):
+    """z = x broadcast to ``shape``.   ∂L/∂x = g summed over the broadcast axes."""
+
+    name, saves_inputs = "broadcast_to", False
+
+    def forward(self, x, shape=None):
+        self.shape = x.shape
+        return np.broadcast_to(x, shape)
+
+    def vjp(self, xp, g, x, out):
+        return xp.sum_to(g, self.shape)
+
+
+class SumTo(Op):
+    """z = x summed down to ``shape`` (undoes broadcasting).   ∂L/∂x = g broadcast back to x's shape."""
+
+    name, saves_inputs = "sum_to", False
+
+    def forward(self, x, shape=None):
+        self.shape = x.shape
+        return sum_to(x, shape)
+
+    def vjp(self, xp, g, x, out):
+        return xp.broadcast_to(g, self.shape)
+
+
+class GetItem(Op):
+    """z = x[index].   ∂L/∂x = zeros with g added at index (repeated indices accumulate)."""
+
+    name, saves_inputs = "getitem", False
+
+    def forward(self, x, index=None):
+        self.index, self.shape = index, x.shape
+        return x[index]
+
+    def vjp(self, xp, g, x, out):
+        return xp.scatter_add(g, self.index, self.shape)
+
+
+class ScatterAdd(Op):
+    """z = zeros(shape) with x added at index.   ∂L/∂x = g[index]"""
+
+    name, saves_inputs = "scatter_add", False
+
+    def forward(self, x, index=None, shape=None):
+        self.index = index
+        return scatter_add(x, index, shape)
+
+    def vjp(self, xp, g, x, out):
+        return g[self.index]
+
+
+class SetItem(Op):
+    """z = x with z[index] = v.   ∂L/∂x = g with zeros at index,  ∂L/∂v = g[index]"""
+
+    name, saves_inputs = "setitem", False
+
+    def forward(self, x, v, index=None):
+        self.index = index
+        self.keep = np.ones(x.shape, dtype=x.dtype if x.dtype.kind == "f" else np.float64)
+        self.keep[index] = 0
+        out = x.copy()
+        out[index] = v
+        return out
+
+    def vjp(self, xp, g, x, v, out):
+        return g * self.keep, g[self.index]
+
+
+class Concatenate(Op):
+    """z = [x₁, x₂, …] joined along ``axis``.   ∂L/∂xᵢ = the slice of g that xᵢ filled."""
+
+    name, saves_inputs = "concatenate", False
+
+    def forward(self, *xs, axis=0):
+        self.axis = axis % xs[0].ndim
+        self.bounds = np.cumsum([0] + [x.shape[self.axis] for x in xs])
+        return np.concatenate(xs, axis=self.axis)
+
+    def vjp(self, xp, g, *xs, out):
+        lead = (slice(None),) * self.axis
+        return tuple(g[lead + (slice(a, b),)] for a, b in zip(self.bounds[:-1], self.bounds[1:]))

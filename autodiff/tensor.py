@@ -1,0 +1,396 @@
+"""The Tensor: a numpy array that remembers the operation that produced it."""
+import warnings
+
+import numpy as np
+
+from .grad_mode import is_grad_enabled
+
+NON_LEAF_GRAD = (
+    "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
+    "attribute won't be populated during backward(). If you indeed want the gradient for a "
+    "non-leaf Tensor, call .retain_grad() on it before backward."
+)
+
+
+def _raw(value):
+    return value._data if isinstance(value, Tensor) else value
+
+
+def normalize_index(index):
+    """An index numpy understands, with Tensors and lists turned into arrays."""
+    items = index if isinstance(index, tuple) else (index,)
+    items = tuple(
+        np.asarray(_raw(i)) if isinstance(i, (Tensor, list)) else i for i in items
+    )
+    return items if isinstance(index, tuple) else items[0]
+
+
+def _comparison(ufunc):
+    def compare(a, b):
+        return Tensor._wrap(np.asarray(ufunc(_raw(a), _raw(b))))
+
+    compare.__name__ = ufunc.__name__
+    return compare
+
+
+class Tensor:
+    """An n-d array (numpy inside; a scalar is a 0-d tensor) that records operations for backward.
+
+    >>> x = Tensor([1.0, 2.0], requires_grad=True)
+    >>> y = (x * x).sum()
+    >>> y.backward()
+    >>> x.grad
+    Tensor([2., 4.])
+
+    Python numbers and lists become numpy arrays as ``np.array`` makes them
+    (floats: float64); ``dtype=`` chooses another. Only floating-point tensors can
+    require grad. The data is copied; ``autodiff.from_numpy`` shares it instead.
+    """
+
+    # Defaults every instance shares until it sets its own (keeps creating results cheap).
+    grad_fn = None
+    """The recorded op that produced this tensor (None for leaves), PyTorch's ``grad_fn``."""
+    name = None
+    """A label for graph drawings and repr."""
+    _requires_grad = False
+    _grad = None
+    _retains_grad = False
+    _history = None
+
+    def __init__(self, data, requires_grad=False, dtype=None, name=None):
+        array = np.array(_raw(data), dtype=dtype)
+        if array.dtype == object:
+            raise TypeError(
+                f"cannot make a Tensor of {type(data).__name__}: give numbers, nested lists of "
+                "numbers, numpy arrays or Tensors")
+        self._data = array
+        self._vc = [0]
+        self.name = name
+        if requires_grad:
+            self.requires_grad = True
+
+    @staticmethod
+    def _wrap(array):
+        """A Tensor around ``array`` as is (no copy, no checks): how operations make their results."""
+        t = object.__new__(Tensor)
+        t._data = array
+        t._vc = [0]
+        return t
+
+    # -- data and gradient -------------------------------------------------------------
+    @property
+    def data(self):
+        """The numpy array. Writing into it directly is invisible to autodiff, like PyTorch's ``.data``."""
+        return self._data
+
+    @data.setter
+    def data(self, value):
+        array = np.asarray(_raw(value))
+        if self._requires_grad and array.dtype.kind != "f":
+            raise TypeError(f"a tensor that requires grad needs floating-point data, got {array.dtype}")
+        self._data = array
+        self._vc[0] += 1
+
+    @property
+    def requires_grad(self):
+        """Whether operations on this tensor are recorded so gradients can flow back to it."""
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag):
+        flag = bool(flag)
+        if self.grad_fn is not None:
+            if flag:
+                return
+            raise RuntimeError(
+                "you can only change requires_grad flags of leaf variables. If you want to use a "
+                "computed tensor in a subgraph that doesn't require differentiation, use "
+                "y = x.detach().")
+        if flag and self._data.dtype.kind != "f":
+            raise TypeError(
+                f"only floating-point tensors can require gradients, got dtype {self._data.dtype}; "
+                "pass dtype=np.float64 (or write 2.0 instead of 2)")
+        self._requires_grad = flag
+
+    def requires_grad_(self, requires_grad=True):
+        """Set ``requires_grad`` in place and return self (PyTorch's spelling)."""
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def grad(self):
+        """∂L/∂self after ``L.backward()``: a Tensor, or None. Kept for leaves and for tensors that ``retain_grad()``."""
+        if self.grad_fn is not None and not self._retains_grad:
+            warnings.warn(NON_LEAF_GRAD, UserWarning, stacklevel=2)
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is None:
+            self._grad = None
+            return
+        if not isinstance(value, Tensor):
+            array = np.asarray(value, dtype=self.dtype)
+            value = Tensor._wrap(np.full(self.shape, array) if array.ndim == 0 else array.copy())
+        if value.shape != self.shape:
+            raise ValueError(
+                f"assigned grad has shape {value.shape}, but the tensor has shape {self.shape}")
+        self._grad = value
+
+    def retain_grad(self):
+        """Keep ``.grad`` for this non-leaf tensor too (e.g. to inspect δ = ∂C/∂z of a layer)."""
+        if self.grad_fn is not None:
+            self._retains_grad = True
+        return self
+
+    @property
+    def is_leaf(self):
+        """True unless the tensor was produced by a recorded operation."""
+        return self.grad_fn is None
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False):
+        """Accumulate ∂self/∂leaf into the ``.grad`` of every leaf that requires grad.
+
+        ``gradient`` is ∂L/∂self to start from; it may be omitted for a single-element
+        tensor (it is then 1). ``retain_graph`` keeps the saved values for another
+        backward (default: ``create_graph``); ``create_graph`` records the backward
+        pass so the gradients can be differentiated again.
+        """
+        engine.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
+
+    def detach(self):
+        """The same data (shared, as in PyTorch) outside the graph: no history, no grad."""
+        t = Tensor._wrap(self._data)
+        t._vc = self._vc
+        return t
+
+    # -- array facts -----------------------------------------------------------------
+    shape = property(lambda self: self._data.shape, doc="Tuple of axis lengths.")
+    ndim = property(lambda self: self._data.ndim, doc="Number of axes.")
+    dtype = property(lambda self: self._data.dtype, doc="numpy dtype of the data.")
+    size = property(lambda self: self._data.size, doc="Number of elements.")
+
+    @property
+    def T(self):
+        """The tensor with its axes reversed (differentiable)."""
+        return functions.transpose(self)
+
+    def item(self):
+        """The value of a one-element tensor as a Python number."""
+        return self._data.item()
+
+    def numpy(self):
+        """The numpy array (shared, not a copy)."""
+        return self._data
+
+    def tolist(self):
+        return self._data.tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        if copy:
+            return np.array(self._data, dtype=dtype, copy=True)
+        return self._data if dtype is None else self._data.astype(dtype, copy=False)
+
+    def __len__(self):
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self._data)
+
+    def __iter__(self):
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self._data)))
+
+    def __bool__(self):
+        return bool(self._data)
+
+    def __float__(self):
+        return float(self._data)
+
+    def __int__(self):
+        return int(self._data)
+
+    def __index__(self):
+        if self._data.dtype.kind not in "iub":
+            raise TypeError(f"only integer tensors of a single element can be used as an index, got {self.dtype}")
+        return int(self._data)
+
+    def __format__(self, spec):
+        if self._data.ndim == 0:
+            return format(self._data.item(), spec)
+        if spec:
+            raise TypeError(f"unsupported format string {spec!r} for a tensor of shape {self.shape}")
+        return repr(self)
+
+    __hash__ = object.__hash__
+
+    def __repr__(self):
+        prefix = f"{type(self).__name__}("
+        body = np.array2string(self._data, separator=", ", prefix=prefix, threshold=100)
+        extras = []
+        if self.dtype.name not in ("float64", "int64", "bool"):
+            extras.append(f"dtype={self.dtype.name}")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn={self.grad_fn!r}")
+        elif self._requires_grad:
+            extras.append("requires_grad=True")
+        if self.name:
+            extras.append(f"name={self.name!r}")
+        return prefix + ", ".join([body] + extras) + ")"
+
+    # -- operators (the math lives in autodiff.functions) ------------------------------
+    def __add__(self, other):
+        return functions.add(self, other)
+
+    def __radd__(self, other):
+        return functions.add(other, self)
+
+    def __sub__(self, other):
+        return functions.sub(self, other)
+
+    def __rsub__(self, other):
+        return functions.sub(other, self)
+
+    def __mul__(self, other):
+        return functions.mul(self, other)
+
+    def __rmul__(self, other):
+        return functions.mul(other, self)
+
+    def __truediv__(self, other):
+        return functions.div(self, other)
+
+    def __rtruediv__(self, other):
+        return functions.div(other, self)
+
+    def __pow__(self, exponent):
+        return functions.pow(self, exponent)
+
+    def __rpow__(self, base):
+        return functions.pow(base, self)
+
+    def __matmul__(self, other):
+        return functions.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return functions.matmul(other, self)
+
+    def __neg__(self):
+        return functions.neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return functions.abs(self)
+
+    def __getitem__(self, index):
+        return functions.getitem(self, index)
+
+    # Comparisons give boolean tensors outside the graph.
+    __lt__ = _comparison(np.less)
+    __le__ = _comparison(np.less_equal)
+    __gt__ = _comparison(np.greater)
+    __ge__ = _comparison(np.greater_equal)
+    __eq__ = _comparison(np.equal)
+    __ne__ = _comparison(np.not_equal)
+
+    # -- in-place operators ----------------------------------------------------------
+    def __iadd__(self, other):
+        return self._inplace(functions.add, np.add, other, "+=")
+
+    def __isub__(self, other):
+        return self._inplace(functions.sub, np.subtract, other, "-=")
+
+    def __imul__(self, other):
+        return self._inplace(functions.mul, np.multiply, other, "*=")
+
+    def __itruediv__(self, other):
+        return self._inplace(functions.div, np.true_divide, other, "/=")
+
+    def __ipow__(self, other):
+        return self._inplace(functions.pow, np.power, other, "**=")
+
+    def __setitem__(self, index, value):
+        index = normalize_index(index)
+        if not self._records_inplace(value, "[...] ="):
+            self._data[index] = _raw(value)
+            self._vc[0] += 1
+            return
+        self._take_place_of(functions.setitem(self, index, value))
+
+    def zero_(self):
+        """Fill with zeros in place (e.g. ``w.grad.zero_()``) and return self."""
+        self[...] = 0
+        return self
+
+    def _records_inplace(self, other, symbol):
+        """Whether an in-place op on self must be recorded; refuses it on a leaf that requires grad."""
+        if not is_grad_enabled():
+            return False
+        if self._requires_grad and self.grad_fn is None:
+            raise RuntimeError(
+                f"a leaf Tensor that requires grad is being used in an in-place operation ({symbol}). "
+                "To update a parameter, do it under `with autodiff.no_grad():`; otherwise use an "
+                "out-of-place operation (y = x + 1).")
+        return self._requires_grad or (isinstance(other, Tensor) and other._requires_grad)
+
+    def _inplace(self, op, ufunc, other, symbol):
+        if not self._records_inplace(other, symbol):
+            ufunc(self._data, _raw(other), out=self._data, casting="same_kind")
+            self._vc[0] += 1
+            return self
+        return self._take_place_of(op(self, other))
+
+    def _take_place_of(self, result):
+        """Make self the result of a recorded op on its old value (which moves to ``_history``)."""
+        if result.shape != self.shape:
+            raise RuntimeError(
+                f"output with shape {self.shape} doesn't match the broadcast shape {result.shape}")
+        if not np.can_cast(result.dtype, self.dtype, casting="same_kind"):
+            raise TypeError(
+                f"result type {result.dtype} can't be cast to the desired output type {self.dtype}")
+        old = Tensor._wrap(self._data)
+        old._vc, old.grad_fn, old._requires_grad, old.name = self._vc, self.grad_fn, self._requires_grad, self.name
+        self._history = dict(self._history or {})
+        self._history[self._vc[0]] = old
+        self._vc = [self._vc[0] + 1]
+        self._data = result._data if result.dtype == self.dtype else result._data.astype(self.dtype)
+        node = result.grad_fn
+        if node.saves_output:
+            node._output_counter, node.output_version = self._vc, self._vc[0]
+        self.grad_fn = node
+        self._requires_grad = True
+        return self
+
+    # -- numpy interoperability --------------------------------------------------------
+    def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
+        """``np.exp(t)``, ``array * t``... dispatch to the differentiable op; other ufuncs refuse to drop gradients silently."""
+        if out is not None:
+            if all(isinstance(o, np.ndarray) for o in out):  # writing into a plain array: plain numpy
+                return getattr(ufunc, method)(*(_raw(i) for i in inputs), out=out, **kwargs)
+            return NotImplemented
+        fn = _UFUNCS.get(ufunc) if method == "__call__" and not kwargs else None
+        if fn is not None:
+            return fn(*inputs)
+        if is_grad_enabled() and any(isinstance(i, Tensor) and i._requires_grad for i in inputs):
+            raise TypeError(
+                f"numpy.{ufunc.__name__} has no derivative rule in autodiff, so its result could not "
+                "carry gradients; use an autodiff function, or call .detach() first if you want a "
+                "constant")
+        result = getattr(ufunc, method)(*(_raw(i) for i in inputs), **kwargs)
+        return Tensor._wrap(result) if isinstance(result, np.ndarray) else result
+
+
+from . import engine, functions  # noqa: E402  (they use Tensor)
+
+_UFUNCS = {
+    np.add: functions.add, np.subtract: functions.sub, np.multiply: functions.mul,
+    np.true_divide: functions.div, np.power: functions.pow, np.negative: functions.neg,
+    np.matmul: functions.matmul, np.exp: functions.exp, np.log: functions.log,
+    np.sqrt: functions.sqrt, np.tanh: functions.tanh, np.sin: functions.sin, np.cos: functions.cos,
+    np.absolute: functions.abs, np.maximum: functions.maximum, np.minimum: functions.minimum,
+    np.sign: functions.sign,
+}
+_UFUNCS.update({u: _comparison(u) for u in (
+    np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_equal)})
