@@ -1,0 +1,38 @@
+# The README's two commands. Each works on a fresh machine with only Python 3 and root:
+# it creates .venv, installs the project with its dev extras, installs Graphviz's `dot`
+# when it is missing, then runs.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test bench graphviz clean
+
+demo: $(STAMP) graphviz
+	$(PY) -m autodiff.demo
+
+test: $(STAMP) graphviz
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) benchmarks/run.py
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	@touch $(STAMP)
+
+graphviz:
+	@command -v dot >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Graphviz (dot) with apt-get..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; \
+	  else \
+	    echo "Graphviz's 'dot' is missing and cannot be installed here (needs root and apt-get)."; \
+	    echo "Install it yourself: 'sudo apt-get install graphviz' (Debian/Ubuntu) or 'brew install graphviz' (macOS)."; \
+	    echo "Without it, graphs still give their DOT source, and tests that render are skipped."; \
+	  fi; }
+
+clean:
+	rm -rf $(VENV) out .pytest_cache
