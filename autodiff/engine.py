@@ -12,6 +12,8 @@ version changed. When an in-place op is itself recorded, the tensor's old value
 and history move to a hidden tensor kept in ``tensor._history`` under the old
 version, and ops recorded before the change are routed to it.
 """
+import itertools
+
 import numpy as np
 
 from .grad_mode import is_grad_enabled, set_grad_enabled
@@ -32,6 +34,8 @@ MODIFIED_INPLACE = (
     "or do it after backward."
 )
 
+_sequence = itertools.count(1)  # creation order of recorded ops, to bound graph walks
+
 
 def apply(op_cls, *inputs, **params):
     """Run ``op_cls`` forward on the inputs' arrays and record it when a gradient can flow through it."""
@@ -51,6 +55,7 @@ def apply(op_cls, *inputs, **params):
             op.inputs = inputs
             op.versions = tuple(t._vc[0] for t in inputs)
             op.needs_input_grad = needs
+            op.seq = next(_sequence)
             if op.saves_inputs:
                 op.saved = arrays
             if op.saves_output:
@@ -62,10 +67,51 @@ def apply(op_cls, *inputs, **params):
     return result
 
 
+def record_inplace(tensor, result):
+    """``tensor`` becomes ``result`` (the recorded out-of-place form of an in-place op on it).
+
+    Its old value and history move to a hidden tensor stored in
+    ``tensor._history`` under the last version it covered. Ops recorded earlier
+    that read ``tensor`` keep seeing the old one: those the new op depends on are
+    re-pointed to it now (otherwise ``tensor`` would sit on a reference cycle
+    through its own history), the others are routed to it by ``resolve``.
+    """
+    version = tensor._vc[0]
+    if tensor._history is None:
+        tensor._history = {}
+        tensor._born = tensor.grad_fn.seq if tensor.grad_fn is not None else 0
+    old = Tensor._wrap(tensor._data)
+    old._vc, old.grad_fn, old._requires_grad, old.name = (
+        tensor._vc, tensor.grad_fn, tensor._requires_grad, tensor.name)
+    clean = {id(o.grad_fn) for o in tensor._history.values()}  # rewired by earlier in-place ops
+    tensor._history[version] = old
+    tensor._vc = [version + 1]
+
+    node = result.grad_fn
+    stack, seen = [node], {id(node)}
+    while stack:  # ops created before tensor existed cannot have read it: the walk stops there
+        op = stack.pop()
+        if any(t is tensor for t in op.inputs):
+            op.inputs = tuple(resolve(t, v) if t is tensor else t for t, v in zip(op.inputs, op.versions))
+        for t in graph_inputs(op):
+            up = t.grad_fn
+            if up is not None and up.seq > tensor._born and id(up) not in seen and id(up) not in clean:
+                seen.add(id(up))
+                stack.append(up)
+
+    tensor._data = result._data if result.dtype == tensor.dtype else result._data.astype(tensor.dtype)
+    if node.saves_output:
+        node._output_counter, node.output_version = tensor._vc, tensor._vc[0]
+    tensor.grad_fn = node
+    tensor._requires_grad = True
+
+
 def resolve(tensor, version):
-    """The tensor an op saw at ``version``: ``tensor`` itself, or its earlier self if a recorded in-place op replaced it since."""
+    """The tensor an op saw at ``version``: ``tensor`` itself, or the earlier self that a recorded in-place op replaced."""
     if tensor._history is not None and tensor._vc[0] != version:
-        return tensor._history.get(version, tensor)
+        for last, old in tensor._history.items():  # in increasing version order
+            if version <= last:
+                return old
     return tensor
 
 

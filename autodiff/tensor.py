@@ -343,24 +343,14 @@ class Tensor:
         return self._take_place_of(op(self, other))
 
     def _take_place_of(self, result):
-        """Make self the result of a recorded op on its old value (which moves to ``_history``)."""
+        """Make self the result of a recorded op on its old value (see ``engine.record_inplace``)."""
         if result.shape != self.shape:
             raise RuntimeError(
                 f"output with shape {self.shape} doesn't match the broadcast shape {result.shape}")
         if not np.can_cast(result.dtype, self.dtype, casting="same_kind"):
             raise TypeError(
                 f"result type {result.dtype} can't be cast to the desired output type {self.dtype}")
-        old = Tensor._wrap(self._data)
-        old._vc, old.grad_fn, old._requires_grad, old.name = self._vc, self.grad_fn, self._requires_grad, self.name
-        self._history = dict(self._history or {})
-        self._history[self._vc[0]] = old
-        self._vc = [self._vc[0] + 1]
-        self._data = result._data if result.dtype == self.dtype else result._data.astype(self.dtype)
-        node = result.grad_fn
-        if node.saves_output:
-            node._output_counter, node.output_version = self._vc, self._vc[0]
-        self.grad_fn = node
-        self._requires_grad = True
+        engine.record_inplace(self, result)
         return self
 
     # -- numpy interoperability --------------------------------------------------------

@@ -1,0 +1,356 @@
+"""backward(): the seeds' examples, the flow patterns, accumulation, graph lifetime and errors."""
+import gc
+import math
+import threading
+import weakref
+
+import numpy as np
+import pytest
+
+import autodiff as ad
+from autodiff import Tensor
+
+
+def test_seed_example_f_of_x1_x2():
+    """f(x1, x2) = x1·x2 + sin(x2): ∂f/∂x1 = x2, ∂f/∂x2 = x1 + cos(x2)."""
+    for a, b in [(2.0, 3.0), (-1.5, 0.25), (0.0, -4.0)]:
+        x1, x2 = Tensor(a, requires_grad=True), Tensor(b, requires_grad=True)
+        f = x1 * x2 + ad.sin(x2)
+        f.backward()
+        assert f.item() == pytest.approx(a * b + math.sin(b))
+        assert x1.grad.item() == pytest.approx(b)
+        assert x2.grad.item() == pytest.approx(a + math.cos(b))
+
+
+def test_seed_example_mean_of_3_y_squared_gives_4_5():
+    x = ad.ones((2, 2), requires_grad=True)
+    y = x + 2
+    z = 3 * y * y
+    out = z.mean()
+    assert out.item() == 27.0
+    out.backward()
+    np.testing.assert_array_equal(x.grad.data, np.full((2, 2), 4.5))
+
+
+def test_add_distributes_the_gradient():
+    x, y = Tensor(3.0, requires_grad=True), Tensor(-2.0, requires_grad=True)
+    z = x + y
+    z.backward(Tensor(5.0))
+    assert x.grad.item() == 5.0 and y.grad.item() == 5.0
+
+
+def test_mul_swaps_the_inputs():
+    x, y = Tensor(3.0, requires_grad=True), Tensor(-2.0, requires_grad=True)
+    z = x * y
+    z.backward(Tensor(5.0))
+    assert x.grad.item() == 5.0 * -2.0 and y.grad.item() == 5.0 * 3.0
+
+
+def test_max_routes_the_gradient_to_the_winner():
+    x, y = Tensor(3.0, requires_grad=True), Tensor(-2.0, requires_grad=True)
+    z = ad.maximum(x, y)
+    z.backward(Tensor(5.0))
+    assert x.grad.item() == 5.0 and y.grad.item() == 0.0
+    v = Tensor([1.0, 4.0, 2.0], requires_grad=True)
+    v.max().backward()
+    np.testing.assert_array_equal(v.grad.data, [0.0, 1.0, 0.0])
+
+
+def test_ties_share_the_gradient_evenly():
+    v = Tensor([4.0, 1.0, 4.0, 4.0], requires_grad=True)
+    v.max().backward()
+    np.testing.assert_allclose(v.grad.data, [1 / 3, 0, 1 / 3, 1 / 3])
+    m = Tensor([[1.0, 1.0], [0.0, 2.0]], requires_grad=True)
+    m.min(axis=1).sum().backward()
+    np.testing.assert_allclose(m.grad.data, [[0.5, 0.5], [1.0, 0.0]])
+    a, b = Tensor(2.0, requires_grad=True), Tensor(2.0, requires_grad=True)
+    ad.maximum(a, b).backward()
+    assert a.grad.item() == 0.5 and b.grad.item() == 0.5
+    a.grad = b.grad = None
+    ad.minimum(a, b).backward()
+    assert a.grad.item() == 0.5 and b.grad.item() == 0.5
+
+
+def test_gradient_conventions_at_kinks():
+    x = Tensor([0.0, -1.0, 2.0], requires_grad=True)
+    ad.relu(x).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 0.0, 1.0])  # relu'(0) = 0
+    x.grad = None
+    abs(x).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, -1.0, 1.0])  # abs'(0) = 0
+    c = Tensor([-1.0, -0.5, 0.0, 0.5, 1.0], requires_grad=True)
+    ad.clip(c, -0.5, 0.5).sum().backward()
+    np.testing.assert_array_equal(c.grad.data, [0.0, 1.0, 1.0, 1.0, 0.0])  # closed interval
+
+
+def test_diamond_sums_gradients_over_every_path():
+    a = Tensor(3.0, requires_grad=True)
+    b = a + a          # ∂b/∂a = 2
+    c = b * b          # c = 4a², ∂c/∂a = 8a
+    c.backward()
+    assert a.grad.item() == 24.0
+
+
+def test_reused_intermediate_node_gets_both_contributions():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    h = x * x                 # used three times below
+    y = (h * 3 + h.exp() + h).sum()
+    y.backward()
+    np.testing.assert_allclose(x.grad.data, (3 + np.exp([1.0, 4.0]) + 1) * 2 * np.array([1.0, 2.0]))
+
+
+def test_gradients_accumulate_across_backward_calls_until_cleared():
+    w = Tensor([1.0, -2.0], requires_grad=True)
+    for expected in (1, 2, 3):
+        (w * 3).sum().backward()
+        np.testing.assert_array_equal(w.grad.data, [3.0 * expected] * 2)
+    w.grad = None
+    (w * 3).sum().backward()
+    np.testing.assert_array_equal(w.grad.data, [3.0, 3.0])
+    w.grad.zero_()
+    np.testing.assert_array_equal(w.grad.data, [0.0, 0.0])
+
+
+def test_stored_gradients_are_not_aliased():
+    x, y = Tensor([1.0, 2.0], requires_grad=True), Tensor([3.0, 4.0], requires_grad=True)
+    (x + y).sum().backward()
+    assert not np.shares_memory(x.grad.data, y.grad.data)
+    x.grad.data[0] = 100.0
+    assert y.grad.data[0] == 1.0
+    s = Tensor(np.ones((2, 3)), requires_grad=True)
+    s.sum().backward()          # sum's gradient is a broadcast view; .grad must be a real array
+    s.grad.data[0, 0] = 5.0
+    assert s.grad.data.sum() == 10.0
+
+
+def test_backward_with_gradient_argument_for_non_scalar_outputs():
+    x = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = x * x
+    with pytest.raises(RuntimeError, match="grad can be implicitly created only for scalar outputs"):
+        y.backward()
+    y.backward(gradient=np.array([0.1, 1.0, 0.0001]))
+    np.testing.assert_allclose(x.grad.data, [0.2, 4.0, 0.0006])
+    with pytest.raises(RuntimeError, match=r"Mismatch in shape: gradient has a shape of \(2,\) and output 0 has a shape of \(3,\)"):
+        (x * 2).backward(gradient=np.ones(2))
+
+
+def test_single_element_non_scalar_output_needs_no_gradient():
+    x = Tensor([[2.0]], requires_grad=True)
+    (x * x).backward()
+    assert x.grad.item() == 4.0
+
+
+def test_backward_on_a_tensor_that_does_not_require_grad():
+    with pytest.raises(RuntimeError, match="element 0 of tensors does not require grad and does not have a grad_fn"):
+        Tensor(1.0).backward()
+
+
+def test_second_backward_needs_retain_graph():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    np.testing.assert_array_equal(x.grad.data, [4.0, 8.0])
+    with pytest.raises(RuntimeError, match=r"Trying to backward through the graph a second time \(SumBackward.*Specify retain_graph=True"):
+        y.backward()
+
+
+def test_backward_frees_what_the_ops_saved_but_keeps_the_structure():
+    x = Tensor([1.0, -2.0], requires_grad=True)
+    y = ad.maximum(x, 0.0) * x
+    loss = y.sum()
+    loss.backward()
+    mul = y.grad_fn
+    assert mul.saved is None and mul.released
+    assert mul.inputs[1] is x and mul.name == "mul"
+    assert mul.inputs[0].grad_fn.share is None  # maximum's routing weights freed
+
+
+def test_leaf_and_intermediate_grads_and_retain_grad():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    z = x * 3
+    z.retain_grad()
+    h = z * z
+    out = h.sum()
+    out.backward()
+    np.testing.assert_array_equal(z.grad.data, 2 * z.data)          # δ = ∂out/∂z, kept on request
+    with pytest.warns(UserWarning, match="not a leaf Tensor is being accessed"):
+        assert h.grad is None
+    assert x.is_leaf and not z.is_leaf and z.grad_fn.name == "mul"
+
+
+def test_retain_grad_on_the_output_itself():
+    x = Tensor(2.0, requires_grad=True)
+    y = x * x
+    y.retain_grad()
+    y.backward()
+    assert y.grad.item() == 1.0
+
+
+def test_chain_of_100000_ops_has_no_recursion_error():
+    x = Tensor(1.0, requires_grad=True)
+    y = x
+    for _ in range(100_000):
+        y = y * 1.0000001 + 0.0
+    y.backward()
+    assert x.grad.item() == pytest.approx(1.0000001**100_000)
+
+
+def test_one_neuron_with_1000_inputs():
+    """micrograd's recursive topological sort fails here."""
+    rng = np.random.default_rng(0)
+    ws = [Tensor(w, requires_grad=True) for w in rng.standard_normal(1000)]
+    xs = rng.standard_normal(1000)
+    act = sum((w * x for w, x in zip(ws, xs)), Tensor(0.0))
+    act.tanh().backward()
+    expected = (1 - np.tanh(act.item()) ** 2) * xs
+    np.testing.assert_allclose([w.grad.item() for w in ws], expected)
+
+
+def test_graph_has_no_reference_cycles_and_is_freed_by_refcount():
+    gc.collect()
+    gc.disable()
+    try:
+        x = Tensor(np.ones(3), requires_grad=True)
+        h = (x * 2).exp()
+        loss = (h * h + h.sum()).tanh().sum()
+        loss.backward()
+        refs = [weakref.ref(h), weakref.ref(h.grad_fn), weakref.ref(loss), weakref.ref(loss.grad_fn)]
+        del h, loss
+        assert all(r() is None for r in refs)  # freed at once, without the cyclic GC
+        x2 = Tensor(np.ones(3), requires_grad=True)
+        c = x2 * 1
+        c += 1                                  # in-place history must not create cycles either
+        c *= c
+        ref_c, ref_node = weakref.ref(c), weakref.ref(c.grad_fn)
+        del c
+        assert ref_c() is None and ref_node() is None
+    finally:
+        gc.enable()
+
+
+def test_create_graph_gives_differentiable_gradients():
+    x = Tensor(1.5, requires_grad=True)
+    y = x**3
+    (g,) = ad.autograd.grad(y, x, create_graph=True)
+    assert g.item() == pytest.approx(3 * 1.5**2)
+    assert g.requires_grad
+    (g2,) = ad.autograd.grad(g, x)
+    assert g2.item() == pytest.approx(6 * 1.5)
+
+
+def test_backward_create_graph_then_differentiate_the_grad():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = (x.sin() * x).sum()
+    y.backward(create_graph=True)
+    grad = x.grad                           # cos(x)·x + sin(x), recorded
+    x.grad = None
+    grad.sum().backward()
+    expected = -np.sin([1.0, 2.0]) * [1.0, 2.0] + 2 * np.cos([1.0, 2.0])
+    np.testing.assert_allclose(x.grad.data, expected)
+
+
+def test_hessian_vector_product_through_create_graph():
+    rng = np.random.default_rng(1)
+    A = rng.standard_normal((3, 3))
+    x = Tensor(rng.standard_normal(3), requires_grad=True)
+    v = rng.standard_normal(3)
+    f = x @ (Tensor(A) @ x)
+    (g,) = ad.autograd.grad(f, x, create_graph=True)
+    (hv,) = ad.autograd.grad(g @ Tensor(v), x)
+    np.testing.assert_allclose(hv.data, (A + A.T) @ v)
+
+
+def test_first_order_backward_creates_no_tensors_inside_rules(monkeypatch):
+    """The same rule runs on numpy arrays in an ordinary backward: no Tensor objects are made."""
+    x = Tensor(np.ones((2, 3)), requires_grad=True)
+    w = Tensor(np.ones((3, 4)), requires_grad=True)
+    loss = ((x @ w).tanh() * 2).logsumexp()
+    made = []
+    original = Tensor._wrap
+    monkeypatch.setattr(Tensor, "_wrap", staticmethod(lambda a: made.append(a) or original(a)))
+    loss.backward()
+    assert len(made) == 2  # only the two leaves' .grad
+
+
+def test_autograd_grad_does_not_touch_dot_grad_and_reports_unused_inputs():
+    x, y = Tensor(2.0, requires_grad=True), Tensor(3.0, requires_grad=True)
+    z = x * x
+    (gx,) = ad.autograd.grad(z, x, retain_graph=True)
+    assert gx.item() == 4.0 and x.grad is None
+    with pytest.raises(RuntimeError, match="appears to not have been used in the graph. Set allow_unused=True"):
+        ad.autograd.grad(z, [x, y], retain_graph=True)
+    gx, gy = ad.autograd.grad(z, [x, y], allow_unused=True)
+    assert gx.item() == 4.0 and gy is None
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        ad.autograd.grad(x * 2, Tensor(1.0))
+
+
+def test_autograd_grad_of_an_intermediate_tensor():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    h = x * 3
+    loss = (h * h).sum()
+    gh, gx = ad.autograd.grad(loss, [h, x])
+    np.testing.assert_array_equal(gh.data, 2 * h.data)
+    np.testing.assert_array_equal(gx.data, 18 * x.data)
+
+
+def test_backward_through_several_roots():
+    x = Tensor(2.0, requires_grad=True)
+    a, b = x * 3, x * x
+    ad.autograd.backward([a, b], [Tensor(1.0), Tensor(10.0)])
+    assert x.grad.item() == 3 + 10 * 4
+
+
+def test_float32_stays_float32():
+    x = Tensor(np.ones((2, 3), dtype=np.float32), requires_grad=True)
+    w = Tensor(np.ones((3, 2), dtype=np.float32), requires_grad=True)
+    y = ((x * 2.0 + 1) @ w / 3.0 - 0.5) ** 2
+    y = ad.log_softmax(ad.sigmoid(y.tanh().exp()) + ad.relu(y), axis=1).mean() + 0.1 * y.var()
+    assert y.dtype == np.float32
+    y.backward()
+    assert x.grad.dtype == np.float32 and w.grad.dtype == np.float32
+
+
+def test_mixed_precision_gradients_take_each_inputs_dtype():
+    a = Tensor(np.ones(2, dtype=np.float32), requires_grad=True)
+    b = Tensor(np.ones(2, dtype=np.float64), requires_grad=True)
+    y = a * b
+    assert y.dtype == np.float64
+    y.sum().backward()
+    assert a.grad.dtype == np.float32 and b.grad.dtype == np.float64
+
+
+def test_integer_inputs_flow_but_cannot_require_grad():
+    w = Tensor([0.5, 1.5], requires_grad=True)
+    idx = Tensor([1, 2])
+    y = (w * idx).sum()
+    y.backward()
+    np.testing.assert_array_equal(w.grad.data, [1.0, 2.0])
+    assert (idx * 2).dtype == np.int64 and not (idx * 2).requires_grad
+
+
+def test_stable_softmax_and_logsumexp_for_extreme_inputs():
+    x = Tensor([1000.0, -1000.0, 0.0], requires_grad=True)
+    assert np.isfinite(ad.logsumexp(x).item()) and ad.logsumexp(x).item() == pytest.approx(1000.0)
+    s = ad.softmax(x)
+    np.testing.assert_allclose(s.data, [1.0, 0.0, 0.0])
+    ls = ad.log_softmax(x)
+    assert np.all(np.isfinite(ls.data[[0, 2]])) and ls.data[1] == pytest.approx(-2000.0)
+    ls[0].backward()
+    assert np.all(np.isfinite(x.grad.data))
+    assert ad.sigmoid(Tensor([-1000.0, 1000.0])).data.tolist() == [0.0, 1.0]
+
+
+def test_grad_modes_are_thread_local():
+    seen = {}
+
+    def worker():
+        seen["other"] = ad.is_grad_enabled()
+
+    with ad.no_grad():
+        t = threading.Thread(target=worker)
+        t.start()
+        t.join()
+        assert not ad.is_grad_enabled()
+    assert seen["other"] is True and ad.is_grad_enabled()
