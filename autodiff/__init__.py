@@ -17,7 +17,7 @@ from .tensor import Tensor  # first: engine and functions import it
 from . import autograd
 from .functions import *  # noqa: F401,F403
 from .functions import __all__ as _function_names
-from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .grad_mode import enable_grad, is_grad_enabled, no_grad, scope, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .value import Value
 
@@ -27,6 +27,6 @@ int32, int64, bool_ = np.int32, np.int64, np.bool_
 __version__ = "0.1.0"
 __all__ = [
     "Tensor", "Value", "autograd", "no_grad", "enable_grad", "set_grad_enabled",
-    "is_grad_enabled", "gradcheck", "gradgradcheck", "GradcheckError",
+    "is_grad_enabled", "scope", "gradcheck", "gradgradcheck", "GradcheckError",
     "float16", "float32", "float64", "int32", "int64", "bool_",
 ] + list(_function_names)

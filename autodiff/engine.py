@@ -16,7 +16,7 @@ import itertools
 
 import numpy as np
 
-from .grad_mode import is_grad_enabled, set_grad_enabled
+from .grad_mode import current_scope, is_grad_enabled, set_grad_enabled
 from .ops import array_math
 from .tensor import Tensor
 
@@ -56,6 +56,7 @@ def apply(op_cls, *inputs, **params):
             op.versions = tuple(t._vc[0] for t in inputs)
             op.needs_input_grad = needs
             op.seq = next(_sequence)
+            op.scope = current_scope()
             if op.saves_inputs:
                 op.saved = arrays
             if op.saves_output:
@@ -226,7 +227,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
                 _accumulate(tensor, g, create_graph)
             if node is None:
                 continue
-            if getattr(node, "released", False):
+            if node.released:
                 raise RuntimeError(BACKWARD_TWICE.format(node=repr(node)[1:-1]))
             inputs = graph_inputs(node)
             _check_versions(node, inputs)

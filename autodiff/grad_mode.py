@@ -18,6 +18,34 @@ def _set_enabled(mode: bool) -> None:
     _state.enabled = bool(mode)
 
 
+def current_scope() -> tuple:
+    """The names of the enclosing ``scope`` blocks, outermost first."""
+    return getattr(_state, "scope", ())
+
+
+class scope:
+    """Label the ops recorded inside the block with ``name`` (nested blocks give a path).
+
+    ``nn.Module`` calls run inside ``scope(<module name>)``, so graph drawings can
+    group each module call into one cluster::
+
+        with autodiff.scope("encoder"):
+            h = (x @ W.T).tanh()        # h.grad_fn.scope == ("encoder",)
+    """
+
+    def __init__(self, name: str):
+        self.name = str(name)
+
+    def __enter__(self):
+        self._outer = current_scope()
+        _state.scope = self._outer + (self.name,)
+        return self
+
+    def __exit__(self, *exc):
+        _state.scope = self._outer
+        return False
+
+
 class _GradModeContext:
     """Sets the grad mode inside a ``with`` block (or a decorated function) and restores it after."""
 

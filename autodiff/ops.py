@@ -26,11 +26,17 @@ import numpy as np
 
 
 class Op:
-    """One application of an operation: a node of the computation graph.
+    """One application of an operation: a node of the computation graph (a tensor's ``grad_fn``).
 
-    The engine fills in, when the application is recorded:
-    ``inputs`` (the input tensors, in order), ``versions`` (their version
-    counters at that moment) and ``needs_input_grad``.
+    What tools outside the engine may read: ``name``; ``input_tensors`` (the
+    inputs as this op saw them, in order); ``params`` (its non-tensor arguments:
+    axis, shape, index...); ``saved`` / ``saved_output`` (the arrays kept for
+    backward, None once released); ``released``; ``scope`` (the names of the
+    ``autodiff.scope`` blocks, e.g. module calls, it was recorded in).
+
+    The engine fills in, when the application is recorded: ``inputs``,
+    ``versions`` (the inputs' version counters at that moment),
+    ``needs_input_grad``, ``seq`` (creation order) and ``scope``.
     """
 
     name = "op"
@@ -43,13 +49,24 @@ class Op:
     def vjp(self, xp, g, *xs, out):
         raise NotImplementedError
 
+    released = False
+    scope = ()
+
     # -- what the outside world may read (drawing, debugging) -------------------
     @property
+    def input_tensors(self):
+        """The input tensors as this op saw them (earlier selves of tensors changed in place since)."""
+        from .engine import graph_inputs
+
+        return graph_inputs(self)
+
+    @property
     def params(self):
-        """The op's non-tensor arguments and what forward saved besides arrays (axis, shape, ...)."""
+        """The op's non-tensor arguments (axis, shape, index...), without the arrays saved for backward."""
         hidden = {"inputs", "versions", "needs_input_grad", "saved", "saved_output",
-                  "output_version", "released"}
-        return {k: v for k, v in vars(self).items() if k not in hidden and not k.startswith("_")}
+                  "output_version", "released", "seq", "scope"}
+        return {k: v for k, v in vars(self).items()
+                if k not in hidden and not k.startswith("_") and not isinstance(v, np.ndarray)}
 
     def __repr__(self):
         return f"<{type(self).__name__}Backward>"

@@ -74,3 +74,32 @@ def test_no_grad_inference_after_training_step():
         pred = w @ x
     assert pred.item() == pytest.approx((1 - 1.0) * 2 + (-1 - 1.5) * 3)
     assert not pred.requires_grad
+
+
+def test_scope_labels_recorded_ops_with_a_path():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    with ad.scope("model"):
+        with ad.scope("layers.0"):
+            h = x * 2
+        y = h.sum()
+    z = y * 1
+    assert h.grad_fn.scope == ("model", "layers.0")
+    assert y.grad_fn.scope == ("model",)
+    assert z.grad_fn.scope == ()
+    with pytest.raises(ZeroDivisionError):
+        with ad.scope("broken"):
+            1 / 0
+    assert (x * 1).grad_fn.scope == ()
+
+
+def test_graph_can_be_walked_through_the_public_interface():
+    x = Tensor([1.0, -2.0], requires_grad=True, name="x")
+    y = (x * 3).max(axis=0)
+    node = y.grad_fn
+    assert node.name == "max" and node.params == {"axis": 0, "keepdims": False, "shape": (2,)}
+    (mul_out,) = node.input_tensors
+    assert mul_out.grad_fn.name == "mul"
+    assert mul_out.grad_fn.input_tensors[0] is x
+    assert mul_out.grad_fn.saved[0] is x.data and not node.released
+    y.backward()
+    assert node.released and mul_out.grad_fn.saved is None
