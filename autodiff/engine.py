@@ -40,7 +40,7 @@ _sequence = itertools.count(1)  # creation order of recorded ops, to bound graph
 def apply(op_cls, *inputs, **params):
     """Run ``op_cls`` forward on the inputs' arrays and record it when a gradient can flow through it."""
     op = op_cls()
-    arrays = tuple(t._data for t in inputs)
+    arrays = [t._data for t in inputs]
     try:
         out = op.forward(*arrays, **params)
     except (ValueError, IndexError, TypeError) as error:
@@ -50,10 +50,10 @@ def apply(op_cls, *inputs, **params):
         out = np.asarray(out)
     result = Tensor._wrap(out)
     if out.dtype.kind == "f" and is_grad_enabled():
-        needs = tuple(t._requires_grad for t in inputs)
+        needs = [t._requires_grad for t in inputs]
         if True in needs:
             op.inputs = inputs
-            op.versions = tuple(t._vc[0] for t in inputs)
+            op.versions = [t._vc[0] for t in inputs]
             op.needs_input_grad = needs
             op.seq = next(_sequence)
             op.scope = current_scope()
@@ -118,7 +118,11 @@ def resolve(tensor, version):
 
 def graph_inputs(node):
     """The op's input tensors as the op saw them, in order."""
-    return tuple(resolve(t, v) for t, v in zip(node.inputs, node.versions))
+    inputs = node.inputs
+    for t in inputs:
+        if t._history is not None:  # only tensors changed by a recorded in-place op need resolving
+            return tuple(resolve(t, v) for t, v in zip(inputs, node.versions))
+    return inputs
 
 
 def _parents(tensor):
@@ -169,9 +173,9 @@ def _check_versions(node, inputs):
 def release(node):
     """Free what the op saved for backward; its place in the graph (inputs, name) stays for drawing."""
     node.released = True
-    for key, value in list(vars(node).items()):
-        if isinstance(value, np.ndarray) or key in ("saved", "saved_output"):
-            setattr(node, key, None)
+    node.saved = node.saved_output = None
+    for name in node.frees:
+        setattr(node, name, None)
 
 
 def _accumulate(tensor, g, create_graph):
@@ -243,10 +247,11 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
             for x, gx in zip(inputs, input_grads):
                 if gx is None or not x._requires_grad or (wanted is not None and id(x) not in wanted):
                     continue
-                if gx.shape != x.shape:
-                    gx = xp.sum_to(gx, x.shape)
-                if gx.dtype != x.dtype:
-                    gx = gx.astype(x.dtype)
+                data = x._data
+                if gx.shape != data.shape:
+                    gx = xp.sum_to(gx, data.shape)
+                if gx.dtype != data.dtype:
+                    gx = gx.astype(data.dtype)
                 key = id(x)
                 grads[key] = gx if key not in grads else grads[key] + gx
             if not retain_graph:

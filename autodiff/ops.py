@@ -42,6 +42,8 @@ class Op:
     name = "op"
     saves_inputs = True   # vjp reads the input values
     saves_output = False  # vjp reads the output value
+    frees = ()            # further attributes (arrays) forward kept for vjp, freed after backward
+    saved = saved_output = None
 
     def forward(self, *xs, **params):
         raise NotImplementedError
@@ -370,7 +372,7 @@ class Abs(Op):
 class Maximum(Op):
     """z = max(x, y) elementwise.   g goes to the larger input; at ties each gets g/2."""
 
-    name, saves_inputs = "maximum", False
+    name, saves_inputs, frees = "maximum", False, ("share",)
     pick = staticmethod(np.greater)
 
     def forward(self, x, y):
@@ -393,7 +395,7 @@ class Minimum(Maximum):
 class Clip(Op):
     """z = min(max(x, lo), hi).   ∂L/∂x = g inside the closed interval [lo, hi], 0 outside."""
 
-    name, saves_inputs = "clip", False
+    name, saves_inputs, frees = "clip", False, ("inside",)
 
     def forward(self, x, lo=None, hi=None):
         self.lo, self.hi = lo, hi
@@ -414,7 +416,7 @@ class Clip(Op):
 class Where(Op):
     """z = x where cond else y.   ∂L/∂x = g ⊙ cond,  ∂L/∂y = g ⊙ ¬cond"""
 
-    name, saves_inputs = "where", False
+    name, saves_inputs, frees = "where", False, ("cond",)
 
     def forward(self, x, y, cond=None):
         self.cond = cond
@@ -456,7 +458,7 @@ class Sum(Op):
 class Max(Op):
     """z = max x over ``axis``.   g goes to the maximal elements, shared evenly at ties."""
 
-    name, saves_inputs = "max", False
+    name, saves_inputs, frees = "max", False, ("share",)
     reduce = staticmethod(np.max)
 
     def forward(self, x, axis=None, keepdims=False):
@@ -581,7 +583,7 @@ class SumTo(Op):
 class GetItem(Op):
     """z = x[index].   ∂L/∂x = zeros with g added at index (repeated indices accumulate)."""
 
-    name, saves_inputs = "getitem", False
+    name, saves_inputs, frees = "getitem", False, ("index",)
 
     def forward(self, x, index=None):
         self.index, self.shape = index, x.shape
@@ -594,7 +596,7 @@ class GetItem(Op):
 class ScatterAdd(Op):
     """z = zeros(shape) with x added at index.   ∂L/∂x = g[index]"""
 
-    name, saves_inputs = "scatter_add", False
+    name, saves_inputs, frees = "scatter_add", False, ("index",)
 
     def forward(self, x, index=None, shape=None):
         self.index = index
@@ -607,7 +609,7 @@ class ScatterAdd(Op):
 class SetItem(Op):
     """z = x with z[index] = v.   ∂L/∂x = g with zeros at index,  ∂L/∂v = g[index]"""
 
-    name, saves_inputs = "setitem", False
+    name, saves_inputs, frees = "setitem", False, ("index", "keep")
 
     def forward(self, x, v, index=None):
         self.index = index
