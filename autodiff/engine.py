@@ -178,12 +178,12 @@ def release(node):
         setattr(node, name, None)
 
 
-def _accumulate(tensor, g, create_graph):
-    """Add ``g`` into ``tensor.grad`` (a fresh array the first time: ``g`` may be shared or a read-only view)."""
+def _accumulate(tensor, g, create_graph, owned=False):
+    """Add ``g`` into ``tensor.grad``. ``g`` is copied the first time unless ``owned`` (fresh and unshared)."""
     if create_graph:
         tensor._grad = g if tensor._grad is None else tensor._grad + g
     elif tensor._grad is None:
-        tensor._grad = Tensor._wrap(np.array(g, dtype=tensor.dtype))
+        tensor._grad = Tensor._wrap(g if owned else np.array(g, dtype=tensor.dtype))
     else:
         grad = tensor._grad
         if grad._requires_grad or not grad._data.flags.writeable:
@@ -217,6 +217,9 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
     grads = {}
     for root, g in zip(roots, root_grads):
         grads[id(root)] = g if id(root) not in grads else grads[id(root)] + g
+    # How many inputs each gradient array was handed to: an array a rule made (not a view, not
+    # the user's) that went to one input only can become a leaf's .grad without a copy.
+    handed = {id(g): 2 for g in root_grads}
 
     with set_grad_enabled(create_graph):
         for tensor in reversed(order):
@@ -227,7 +230,10 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
             if capture is not None:
                 if id(tensor) in targets:
                     captured[id(tensor)] = g
-            elif node is None or tensor._retains_grad:
+            elif node is None:
+                owned = type(g) is np.ndarray and g.base is None and handed.get(id(g), 0) == 1
+                _accumulate(tensor, g, create_graph, owned)
+            elif tensor._retains_grad:
                 _accumulate(tensor, g, create_graph)
             if node is None:
                 continue
@@ -253,7 +259,11 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
                 if gx.dtype != data.dtype:
                     gx = gx.astype(data.dtype)
                 key = id(x)
-                grads[key] = gx if key not in grads else grads[key] + gx
+                if key in grads:
+                    grads[key] = grads[key] + gx
+                else:
+                    grads[key] = gx
+                    handed[id(gx)] = handed.get(id(gx), 0) + 1
             if not retain_graph:
                 release(node)
 
