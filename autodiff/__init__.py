@@ -15,6 +15,7 @@ import numpy as np
 
 from .tensor import Tensor  # first: engine and functions import it
 from . import autograd
+from .transforms import grad, hessian, hvp, jacobian, value_and_grad
 from .functions import *  # noqa: F401,F403
 from .functions import __all__ as _function_names
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, scope, set_grad_enabled
@@ -26,7 +27,7 @@ int32, int64, bool_ = np.int32, np.int64, np.bool_
 
 __version__ = "0.1.0"
 __all__ = [
-    "Tensor", "Value", "autograd", "no_grad", "enable_grad", "set_grad_enabled",
+    "Tensor", "Value", "autograd", "grad", "value_and_grad", "jacobian", "hessian", "hvp", "no_grad", "enable_grad", "set_grad_enabled",
     "is_grad_enabled", "scope", "gradcheck", "gradgradcheck", "GradcheckError",
     "float16", "float32", "float64", "int32", "int64", "bool_",
 ] + list(_function_names)

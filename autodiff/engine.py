@@ -16,9 +16,14 @@ import itertools
 
 import numpy as np
 
-from .grad_mode import current_scope, is_grad_enabled, set_grad_enabled
+from .grad_mode import _set_differentiating_rule, current_scope, is_grad_enabled, set_grad_enabled
 from .ops import array_math
 from .tensor import Tensor
+
+NOT_TWICE_DIFFERENTIABLE = (
+    "second derivatives of {name} are not implemented: {node}'s rule works on raw numpy arrays, "
+    "so backward(create_graph=True) / autograd.grad(create_graph=True) cannot differentiate it again"
+)
 
 BACKWARD_TWICE = (
     "Trying to backward through the graph a second time ({node} was already used by an "
@@ -242,12 +247,19 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
             inputs = graph_inputs(node)
             _check_versions(node, inputs)
             if create_graph:
+                if not node.twice_differentiable:
+                    raise NotImplementedError(NOT_TWICE_DIFFERENTIABLE.format(name=node.name, node=repr(node)[1:-1]))
                 xs = inputs if node.saves_inputs else (None,) * len(inputs)
                 out = tensor if node.saves_output else None
+                _set_differentiating_rule(node)
+                try:
+                    input_grads = node.vjp(xp, g, *xs, out=out)
+                finally:
+                    _set_differentiating_rule(None)
             else:
                 xs = node.saved if node.saves_inputs else (None,) * len(inputs)
                 out = node.saved_output if node.saves_output else None
-            input_grads = node.vjp(xp, g, *xs, out=out)
+                input_grads = node.vjp(xp, g, *xs, out=out)
             if type(input_grads) is not tuple:
                 input_grads = (input_grads,)
             for x, gx in zip(inputs, input_grads):

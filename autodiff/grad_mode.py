@@ -18,6 +18,15 @@ def _set_enabled(mode: bool) -> None:
     _state.enabled = bool(mode)
 
 
+def differentiating_rule():
+    """The op whose derivative rule is running under ``create_graph=True`` (None otherwise)."""
+    return getattr(_state, "rule", None)
+
+
+def _set_differentiating_rule(node) -> None:
+    _state.rule = node
+
+
 def current_scope() -> tuple:
     """The names of the enclosing ``scope`` blocks, outermost first."""
     return getattr(_state, "scope", ())

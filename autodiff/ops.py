@@ -43,6 +43,7 @@ class Op:
     saves_inputs = True   # vjp reads the input values
     saves_output = False  # vjp reads the output value
     frees = ()            # further attributes (arrays) forward kept for vjp, freed after backward
+    twice_differentiable = True  # False for a rule written with raw numpy: create_graph then refuses it
     saved = saved_output = None
 
     def forward(self, *xs, **params):

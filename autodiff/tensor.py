@@ -3,7 +3,7 @@ import warnings
 
 import numpy as np
 
-from .grad_mode import is_grad_enabled
+from .grad_mode import differentiating_rule, is_grad_enabled
 
 NON_LEAF_GRAD = (
     "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
@@ -187,6 +187,13 @@ class Tensor:
         return self._data.tolist()
 
     def __array__(self, dtype=None, copy=None):
+        rule = differentiating_rule()
+        if rule is not None and self._requires_grad:
+            raise RuntimeError(
+                f"second derivatives of {rule.name} are not implemented: its derivative rule turned a "
+                "Tensor into a numpy array under create_graph=True, which would silently drop the "
+                "second-order terms. Write the rule with xp functions and operators, or set "
+                "twice_differentiable = False on the op.")
         if copy:
             return np.array(self._data, dtype=dtype, copy=True)
         return self._data if dtype is None else self._data.astype(dtype, copy=False)

@@ -15,15 +15,16 @@ class WrongSin(ops.Sin):
 
 
 class WrongSecondOrder(ops.Op):
-    """Right first derivative, but written with raw numpy so create_graph cannot see through it."""
+    """Right first derivative, but the rule holds a constant where a function of x should be."""
 
     name = "cube"
 
     def forward(self, x):
+        self.slope = 3 * x**2
         return x**3
 
     def vjp(self, xp, g, x, out):
-        return g * Tensor(3 * np.asarray(x) ** 2) if isinstance(g, Tensor) else g * 3 * x**2
+        return g * self.slope
 
 
 def test_gradcheck_passes_a_right_rule():
@@ -64,3 +65,30 @@ def test_gradcheck_handles_several_outputs_and_constant_inputs():
     c = Tensor(np.array([2.0, 3.0]))
     assert ad.gradcheck(lambda a, b: (a * b, a.exp(), b * 2), (x, c))
     assert ad.gradgradcheck(lambda a, b: (a * b, a.exp()), (x, c))
+
+
+class NumpyRule(ops.Op):
+    """A rule that reads raw numpy values out of its inputs."""
+
+    name = "numpy_square"
+
+    def forward(self, x):
+        return x * x
+
+    def vjp(self, xp, g, x, out):
+        return g * 2 * np.asarray(x)
+
+
+class DeclaredFirstOrderOnly(NumpyRule):
+    name = "first_order_square"
+    twice_differentiable = False
+
+
+def test_rules_that_cannot_be_differentiated_again_refuse_under_create_graph():
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    assert ad.gradcheck(lambda t: apply(NumpyRule, t), x)         # first order is fine
+    with pytest.raises(RuntimeError, match="second derivatives of numpy_square are not implemented: its derivative rule turned a Tensor into a numpy array under create_graph=True"):
+        ad.autograd.grad(apply(NumpyRule, x).sum(), x, create_graph=True)
+    with pytest.raises(NotImplementedError, match=r"second derivatives of first_order_square are not implemented: DeclaredFirstOrderOnlyBackward's rule works on raw numpy arrays"):
+        apply(DeclaredFirstOrderOnly, x).sum().backward(create_graph=True)
+    assert not ad.is_grad_enabled() or np.asarray(x).shape == (2,)  # the guard is lifted afterwards

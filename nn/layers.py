@@ -1,0 +1,115 @@
+"""Layers: ``Linear``, the activations as modules, and ``MLP``."""
+import math
+
+import numpy as np
+
+import autodiff as ad
+
+from . import functional as F
+from . import init
+from .module import Module, Parameter, Sequential
+
+
+def _float_dtype(dtype):
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"layers hold floating-point parameters; got dtype={dtype} (use float64 or float32)")
+    return dtype
+
+
+class Linear(Module):
+    """y = x Wᵀ + b, with W of shape (out_features, in_features) as in PyTorch.
+
+    Initialised like PyTorch: W ~ U(−1/√in, 1/√in) (Kaiming-uniform with a = √5)
+    and b ~ U(−1/√in, 1/√in), drawn from ``rng`` (a Generator or a seed) or the
+    global generator that ``nn.manual_seed`` resets.
+    """
+
+    def __init__(self, in_features, out_features, bias=True, dtype=np.float64, rng=None):
+        super().__init__()
+        for what, n in (("in_features", in_features), ("out_features", out_features)):
+            if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
+                raise ValueError(f"Linear: {what} must be a positive integer, got {n!r}")
+        dtype = _float_dtype(dtype)
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))
+        self.bias = Parameter(np.empty(out_features, dtype=dtype)) if bias else None
+        self.reset_parameters(rng)
+
+    def reset_parameters(self, rng=None):
+        """Draw new initial values (see the class docstring)."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5), rng=rng)
+        if self.bias is not None:
+            bound = 1 / math.sqrt(self.in_features)
+            init.uniform_(self.bias, -bound, bound, rng=rng)
+
+    def forward(self, x):
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self):
+        dtype = "" if self.weight.dtype == np.float64 else f", dtype={self.weight.dtype.name}"
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}{dtype}")
+
+
+class ReLU(Module):
+    """max(x, 0)."""
+
+    def forward(self, x):
+        return ad.relu(x)
+
+
+class Tanh(Module):
+    """tanh x."""
+
+    def forward(self, x):
+        return ad.tanh(x)
+
+
+class Sigmoid(Module):
+    """σ(x) = 1 / (1 + e⁻ˣ)."""
+
+    def forward(self, x):
+        return ad.sigmoid(x)
+
+
+class Identity(Module):
+    """x, unchanged."""
+
+    def forward(self, x):
+        return x
+
+
+ACTIVATIONS = {"relu": ReLU, "tanh": Tanh, "sigmoid": Sigmoid, "identity": Identity}
+
+
+class MLP(Module):
+    """A multilayer perceptron with micrograd's signature: ``MLP(2, [16, 16, 1])``.
+
+    ``layers`` is a ``Sequential`` of Linear layers of widths ``nouts`` with the
+    activation after each but the last (the output is linear: logits or scores).
+    ``activation`` is "relu", "tanh", "sigmoid", "identity" or a Module class.
+    """
+
+    def __init__(self, nin, nouts, activation="relu", bias=True, dtype=np.float64, rng=None):
+        super().__init__()
+        if isinstance(activation, str):
+            if activation not in ACTIVATIONS:
+                raise ValueError(
+                    f"MLP: unknown activation {activation!r}: choose from "
+                    + ", ".join(repr(k) for k in ACTIVATIONS) + " or pass a Module class")
+            activation = ACTIVATIONS[activation]
+        nouts = list(nouts)
+        if not nouts:
+            raise ValueError("MLP: nouts must list at least one layer width, e.g. MLP(2, [16, 1])")
+        rng = None if rng is None else np.random.default_rng(rng)  # one stream for every layer
+        sizes = [nin] + nouts
+        layers = []
+        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            layers.append(Linear(n_in, n_out, bias=bias, dtype=dtype, rng=rng))
+            if i < len(nouts) - 1:
+                layers.append(activation())
+        self.layers = Sequential(*layers)
+
+    def forward(self, x):
+        return self.layers(x)

@@ -1,0 +1,196 @@
+"""Optimizers: SGD (momentum, Nesterov), Adam and AdamW, with PyTorch's parameter groups.
+
+``step()`` changes each parameter's array in place under ``no_grad``: the
+parameter stays the same leaf object, nothing is recorded, and its version
+counter moves on, so a graph that saved the old values refuses a later backward.
+The state (momentum buffers, moment estimates) is kept as numpy arrays.
+"""
+import math
+
+import numpy as np
+
+import autodiff as ad
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW"]
+
+
+class Optimizer:
+    """Holds ``param_groups`` (dicts of "params" plus hyper-parameters) and per-parameter ``state``.
+
+    ``params`` is an iterable of parameters or of dicts, each a group with its own
+    settings: ``[{"params": nn.weights(m), "weight_decay": 1e-4}, {"params": nn.biases(m), "weight_decay": 0}]``;
+    settings a group leaves out take the constructor's values.
+    """
+
+    def __init__(self, params, defaults):
+        if isinstance(params, ad.Tensor):
+            raise TypeError(
+                "params must be an iterable of Tensors or of dicts, got a single Tensor: wrap it in a list")
+        self.defaults = defaults
+        self.param_groups = []
+        self.state = {}  # id(param) -> dict of arrays and counters
+        groups = list(params)
+        if not groups:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def add_param_group(self, group):
+        """Add a group of parameters with its own settings."""
+        if not isinstance(group, dict):
+            raise TypeError(f"a parameter group must be a dict with a 'params' entry, got {type(group).__name__}")
+        params = group["params"]
+        params = [params] if isinstance(params, ad.Tensor) else list(params)
+        for p in params:
+            if not isinstance(p, ad.Tensor):
+                raise TypeError(f"optimizer params must be Tensors, got {type(p).__name__}")
+            if not p.is_leaf:
+                raise ValueError(
+                    "can't optimize a non-leaf Tensor (one computed from others); optimize the leaves it came from")
+        unknown = set(group) - set(self.defaults) - {"params"}
+        if unknown:
+            raise TypeError(f"unknown settings in parameter group: {', '.join(sorted(unknown))}")
+        taken = {id(p) for g in self.param_groups for p in g["params"]}
+        if len({id(p) for p in params}) != len(params) or taken & {id(p) for p in params}:
+            raise ValueError("some parameters appear more than once (in one group or in several)")
+        full = dict(self.defaults, **group)
+        full["params"] = params
+        self._validate(full)
+        self.param_groups.append(full)
+
+    def _validate(self, group):
+        for key in ("lr", "weight_decay", "momentum", "eps"):
+            if key in group and not group[key] >= 0:
+                raise ValueError(f"invalid {key}: {group[key]!r} (must be >= 0)")
+        for i, beta in enumerate(group.get("betas", ())):
+            if not 0 <= beta < 1:
+                raise ValueError(f"invalid beta parameter at index {i}: {beta!r} (must be in [0, 1))")
+
+    def zero_grad(self):
+        """Clear the gradients of every parameter (``.grad = None``)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                p.grad = None
+
+    @ad.no_grad()
+    def step(self):
+        """Update every parameter that has a gradient, in place."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                grad = p.grad
+                if grad is None:
+                    continue
+                state = self.state.setdefault(id(p), {})
+                p -= self._update(p.data, grad.data, state, group)
+
+    def _update(self, w, g, state, group):
+        """The amount to subtract from the array ``w`` given its gradient ``g``."""
+        raise NotImplementedError
+
+    def state_dict(self):
+        """{"state": {index: {name: array or number}}, "param_groups": [settings with "params": [indices]]}.
+
+        Parameters are numbered in the order of the groups, as in PyTorch.
+        """
+        index, groups = {}, []
+        for group in self.param_groups:
+            for p in group["params"]:
+                index.setdefault(id(p), len(index))
+            groups.append(dict(group, params=[index[id(p)] for p in group["params"]]))
+        state = {index[key]: {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in s.items()}
+                 for key, s in self.state.items() if key in index}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        """Restore settings and state saved by ``state_dict()`` for the same parameter layout."""
+        groups = state_dict["param_groups"]
+        if [len(g["params"]) for g in groups] != [len(g["params"]) for g in self.param_groups]:
+            raise ValueError(
+                "the state dict's parameter groups do not match this optimizer's: sizes "
+                f"{[len(g['params']) for g in groups]} vs {[len(g['params']) for g in self.param_groups]}")
+        params = [p for g in self.param_groups for p in g["params"]]
+        for saved, group in zip(groups, self.param_groups):
+            group.update({k: v for k, v in saved.items() if k != "params"})
+        self.state = {id(params[i]): {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in s.items()}
+                      for i, s in state_dict["state"].items()}
+
+    def __repr__(self):
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            settings = ", ".join(f"{k}={v}" for k, v in group.items() if k != "params")
+            lines.append(f"  group {i}: {len(group['params'])} tensors, {settings}")
+        return "\n".join(lines) + "\n)"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with momentum μ, optional Nesterov, and weight decay λ (as PyTorch):
+
+    g ← ∇w + λw;  b ← g on the first step, then b ← μb + g;  d = g + μb (Nesterov) or b;  w ← w − lr·d.
+    """
+
+    def __init__(self, params, lr, momentum=0.0, nesterov=False, weight_decay=0.0):
+        if nesterov and momentum <= 0:
+            raise ValueError("Nesterov momentum requires a momentum > 0")
+        super().__init__(params, dict(lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay))
+
+    def _update(self, w, g, state, group):
+        decay, mu = group["weight_decay"], group["momentum"]
+        if decay:
+            g = g + decay * w
+        if mu:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = g.copy()
+            else:
+                buf *= mu
+                buf += g
+            g = g + mu * buf if group["nesterov"] else buf
+        return group["lr"] * g
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba) with L2 weight decay added to the gradient (as PyTorch's Adam):
+
+    g ← ∇w + λw;  m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;
+    w ← w − lr · m̂ / (√v̂ + ε)  with m̂ = m / (1−β₁ᵗ), v̂ = v / (1−β₂ᵗ).
+    """
+
+    decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
+
+    def _update(self, w, g, state, group):
+        lr, decay, eps = group["lr"], group["weight_decay"], group["eps"]
+        beta1, beta2 = group["betas"]
+        if decay and not self.decoupled:
+            g = g + decay * w
+        if not state:
+            state.update(step=0, exp_avg=np.zeros_like(w), exp_avg_sq=np.zeros_like(w))
+        state["step"] += 1
+        t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
+        m *= beta1
+        m += (1 - beta1) * g
+        v *= beta2
+        v += (1 - beta2) * (g * g)
+        denom = np.sqrt(v) / math.sqrt(1 - beta2**t)
+        denom += eps
+        update = m / denom
+        update *= lr / (1 - beta1**t)
+        if decay and self.decoupled:
+            update += (lr * decay) * w
+        return update
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter): w ← w − lr·λw − lr · m̂ / (√v̂ + ε).
+
+    The decay does not pass through the moment estimates; PyTorch's default λ = 0.01.
+    """
+
+    decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
