@@ -21,6 +21,7 @@ from .functions import __all__ as _function_names
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, scope, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .value import Value
+from .draw import Graph, draw_graph
 
 float16, float32, float64 = np.float16, np.float32, np.float64
 int32, int64, bool_ = np.int32, np.int64, np.bool_
@@ -29,5 +30,5 @@ __version__ = "0.1.0"
 __all__ = [
     "Tensor", "Value", "autograd", "grad", "value_and_grad", "jacobian", "hessian", "hvp", "no_grad", "enable_grad", "set_grad_enabled",
     "is_grad_enabled", "scope", "gradcheck", "gradgradcheck", "GradcheckError",
-    "float16", "float32", "float64", "int32", "int64", "bool_",
+    "float16", "float32", "float64", "int32", "int64", "bool_", "draw_graph", "Graph",
 ] + list(_function_names)

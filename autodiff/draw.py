@@ -35,7 +35,7 @@ ROLES = {  # role: (fill, border colour, extra node attributes, legend text)
     "param": ("#dbeafe", "#1d4ed8", {"penwidth": "2"}, "parameter: leaf that requires grad (bold border)"),
     "input": ("#f3f4f6", "#6b7280", {"style": "filled,dashed"}, "input / constant: no grad (dashed border)"),
     "output": ("#fde68a", "#b45309", {"penwidth": "2", "peripheries": "2"}, "output (double border)"),
-    "tensor": ("#ffffff", "#374151", {}, "intermediate tensor"),
+    "intermediate": ("#ffffff", "#374151", {}, "intermediate tensor"),
 }
 OP_FILL, MODULE_FILL, ELIDED_FILL = "#ede9fe", "#dcfce7", "#f3f4f6"
 PALETTE = ["#ffffcc", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c", "#bd0026", "#800026"]
@@ -89,7 +89,7 @@ class _Walk:
 
 
 def _gradients(walk, roots):
-    """∂root/∂t for every tensor while the graph is alive and the root is one number; else what ``.grad`` holds."""
+    """∂root/∂t per tensor while the graph is alive and root is one number; else what ``.grad`` holds."""
     held = [None if t._grad is None else np.asarray(t._grad.data) for t in walk.tensors]
     root = roots[0]
     if len(roots) > 1 or not root.requires_grad or root.size != 1 or any(op.released for op in walk.ops):
@@ -110,9 +110,10 @@ def _gradients(walk, roots):
 class _Layout:
     """What is drawn once each op is assigned the node that shows it (``place[j]``).
 
-    A node key is ``("op", j)``, ``("module", path)`` or ``("elided", k)``; a
+    A node key is ``("op", j)``, ``("module", path)`` or ``("elided", k)``. A
     tensor is drawn unless everything touching it sits inside one module or
-    elided node (then it is absorbed there).
+    elided node, which then absorbs it; data fed into a module (a leaf with more
+    than one element that needs no grad) stays drawn.
     """
 
     def __init__(self, walk, place, backward):
@@ -128,8 +129,9 @@ class _Layout:
                 shown = False  # no gradient flows to it
             elif p is not None:
                 shown = place[p][0] == "op" or bool(users - {place[p]})
-            else:
-                shown = not (len(users) == 1 and next(iter(users))[0] != "op")
+            else:  # a leaf used by one module node only is one of its parameters or constants
+                user = next(iter(users)) if len(users) == 1 else ("op",)
+                shown = user[0] == "op" or (user[0] == "module" and not t.requires_grad and t.size > 1)
             self.shown.append(shown)
         self.edges, seen = [], set()  # (from key, to key, tensor index), in data-flow direction
         for j, node in enumerate(place):
@@ -177,7 +179,7 @@ def _elide(walk, place, keep, merge):
 
 
 def _distances(walk, place):
-    """Per unit: the fewest steps to a root's producer or from a unit fed only by leaves, whichever is less."""
+    """The units (distinct nodes of ``place``); per unit, the fewest steps to a root and from the leaves."""
     succ, pred = {u: set() for u in place}, {u: set() for u in place}
     for i, p in enumerate(walk.producer):
         if p is not None:
@@ -194,17 +196,14 @@ def _distances(walk, place):
                 if v not in dist:
                     dist[v] = dist[u] + 1
                     queue.append(v)
-        return dist
+        return [dist.get(u, len(place)) for u in succ]
 
-    from_root = bfs(list(dict.fromkeys(place[walk.producer[r]] for r in walk.roots
-                                       if walk.producer[r] is not None)), pred)
-    from_leaves = bfs([u for u in succ if not pred[u]], succ)
-    inf = len(place) + 1
-    return {u: min(from_root.get(u, inf), from_leaves.get(u, inf)) for u in succ}
+    roots = list(dict.fromkeys(place[walk.producer[r]] for r in walk.roots if walk.producer[r] is not None))
+    return list(succ), bfs(roots, pred), bfs([u for u in succ if not pred[u]], succ)
 
 
 def _fit(walk, max_nodes, group_modules, backward):
-    """The most detailed layout with at most ``max_nodes`` nodes: modules collapsed, then long chains elided."""
+    """The most detailed layout within ``max_nodes`` nodes: modules collapsed, then long chains elided."""
     depths = [None]
     if group_modules:
         depths += sorted({len(op.scope) for op in walk.ops if op.scope}, reverse=True)
@@ -213,19 +212,27 @@ def _fit(walk, max_nodes, group_modules, backward):
         if len(layout.nodes) <= max_nodes:
             return layout
     place = layout.place
-    dist = _distances(walk, place)
-    for merge in (False, True):
-        best, lo, hi = None, 0 if merge else 1, max(dist.values(), default=0) + 1
-        while lo <= hi:  # the largest k whose layout (units within k steps of either end kept) fits
+    units, to_root, from_leaves = _distances(walk, place)
+    both = [min(a, b) for a, b in zip(to_root, from_leaves)]
+    best = None
+    # Keep the units within k steps of both ends (a chain loses its middle), or of the output
+    # only (a wide graph has too many starts); the elided units make one node per connected
+    # piece, or one in all when the pieces are too many.
+    for dist, merge in ((both, False), (to_root, False), (both, True), (to_root, True)):
+        lo, hi = 0, max(dist, default=0)
+        while lo <= hi:  # the largest k that fits
             k = (lo + hi) // 2
-            candidate = _Layout(walk, _elide(walk, place, {u: d < k for u, d in dist.items()}, merge), backward)
+            keep = {u: d < k for u, d in zip(units, dist)}
+            candidate = _Layout(walk, _elide(walk, place, keep, merge), backward)
             if len(candidate.nodes) <= max_nodes:
-                best, lo = candidate, k + 1
+                lo = k + 1
+                if best is None or len(candidate.nodes) > len(best.nodes):
+                    best = candidate
             else:
                 hi = k - 1
-        if best is not None:
-            return best
-    return candidate  # even the roots alone exceed max_nodes
+        if best is not None and 2 * len(best.nodes) >= max_nodes:
+            break
+    return best or candidate  # (even the roots alone may exceed max_nodes)
 
 
 # --------------------------------------------------------------------------- labels
@@ -237,7 +244,7 @@ def _esc(text):
 
 def _num(x):
     """micrograd's 4 decimals, or exponent form where 4 decimals would hide the number."""
-    x = float(x)
+    x = float(x) + 0.0  # no "-0.0000"
     if x == 0 or not math.isfinite(x) or 1e-3 <= abs(x) < 1e5:
         return f"{x:.4f}"
     return f"{x:.3e}"
@@ -245,7 +252,7 @@ def _num(x):
 
 def _values(a):
     if a.ndim == 0:
-        return _num(a) if a.dtype.kind in "fc" else str(a.item())
+        return _num(a) if a.dtype.kind == "f" else _esc(a.item())
     text = np.array2string(a, separator=", ", formatter={"float_kind": _num}, max_line_width=80)
     return "<BR/>".join(_esc(line) for line in text.splitlines())
 
@@ -253,7 +260,7 @@ def _values(a):
 def _summary(a):
     if a.size == 0:
         return "empty"
-    a = a.astype(np.float64)
+    a = a.astype(np.float64) + 0.0  # no "-0"
     with np.errstate(all="ignore"):
         return f"mean {a.mean():.4g}<BR/>min {a.min():.4g}  max {a.max():.4g}"
 
@@ -291,9 +298,10 @@ def _op_details(op):
 def _table(rows):
     """An HTML-like label: rows of cells separated by rules (micrograd's ``data | grad`` record)."""
     width = max(len(row) for row in rows)
-    span = lambda row: f' COLSPAN="{width}"' if len(row) == 1 and width > 1 else ""
-    body = "<HR/>".join("<TR>" + "<VR/>".join(f"<TD{span(row)}>{c}</TD>" for c in row) + "</TR>"
-                        for row in rows)
+    body = "<HR/>".join(
+        "<TR>" + "<VR/>".join(f'<TD COLSPAN="{width}">{c}</TD>' if len(row) < width else f"<TD>{c}</TD>"
+                              for c in row) + "</TR>"
+        for row in rows)
     return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="3">{body}</TABLE>>'
 
 
@@ -303,7 +311,7 @@ def _tensor_label(t, grad, show_data, show_grad, fontcolor):
     elif t.grad_fn is not None:
         title = f"<I>{_esc(t.grad_fn.name)}</I>"
     else:
-        title = "<I>const</I>" if t.size == 1 else "<I>input</I>"
+        title = "<I>leaf</I>" if t.requires_grad else "<I>const</I>" if t.size == 1 else "<I>input</I>"
     grey = "#d1d5db" if fontcolor == "white" else "#4b5563"
     head = f'{title} <FONT POINT-SIZE="9" COLOR="{grey}">{_shape(t.shape)} {t.dtype}</FONT>'
     data = np.asarray(t.data)
@@ -350,7 +358,7 @@ class _GradColours:
 
 
 def _legend(backward, colours, notes):
-    rows = [f'<TD BGCOLOR="{fill}" COLOR="{border}" BORDER="1">{_esc(text)}</TD>'
+    rows = [f'<TD BGCOLOR="{"#ffffff" if colours else fill}" COLOR="{border}" BORDER="1">{_esc(text)}</TD>'
             for fill, border, _, text in ROLES.values()]
     rows.append(f'<TD BGCOLOR="{OP_FILL}" COLOR="#6d28d9" BORDER="1">op (ellipse)</TD>')
     rows = ["".join(rows)]
@@ -465,12 +473,14 @@ def draw_graph(root, *, show_data=True, show_grad=True, rankdir="LR", max_nodes=
         dot.edge(names[src], names[dst], **attrs)
 
     if legend:
-        notes = []
-        hidden_ops = sum(1 for node in place if node[0] != "op")
-        if hidden_ops:
+        notes, hidden = [], {"module": 0, "elided": 0, "op": 0}
+        for node in place:
+            hidden[node[0]] += 1
+        where = [f"{n:,} ops {text}" for n, text in ((hidden["module"], "in collapsed modules (green boxes)"),
+                                                       (hidden["elided"], "in elided chains")) if n]
+        if where:
             notes.append(f"{len(walk.ops) + len(walk.tensors):,} nodes in the graph, drawn as "
-                         f"{len(layout.nodes)} (max_nodes={max_nodes}): {hidden_ops:,} ops inside "
-                         "collapsed modules (green boxes) or elided chains")
+                         f"{len(layout.nodes)} (max_nodes={max_nodes}): " + ", ".join(where))
         dot.attr(label=_legend(backward, colours, notes), labelloc="b")
     return Graph(dot, len(layout.nodes), len(layout.edges))
 
@@ -480,7 +490,9 @@ def _node_attrs(key, walk, grads, show_data, show_grad, colours, roots, ops_in, 
     if kind == "op":
         op = walk.ops[ref]
         details = _op_details(op)
-        label = f"<B>{_esc(op.name)}</B>" + (f'<BR/><FONT POINT-SIZE="9">{_esc(details)}</FONT>' if details else "")
+        label = f"<B>{_esc(op.name)}</B>"
+        if details:
+            label += f'<BR/><FONT POINT-SIZE="9">{_esc(details)}</FONT>'
         return {"label": f"<{label}>", "shape": "ellipse", "style": "filled", "fillcolor": OP_FILL,
                 "color": "#6d28d9", "class": "op"}
     if kind == "module":
@@ -493,7 +505,7 @@ def _node_attrs(key, walk, grads, show_data, show_grad, colours, roots, ops_in, 
         return {"label": f"… {ops_in[key]:,} ops …", "shape": "box", "style": "filled,dashed,rounded",
                 "fillcolor": ELIDED_FILL, "color": "#6b7280", "class": "elided"}
     t = walk.tensors[ref]
-    role = ("output" if ref in roots else "tensor" if t.grad_fn is not None
+    role = ("output" if ref in roots else "intermediate" if t.grad_fn is not None
             else "param" if t.requires_grad else "input")
     fill, border, extra, _ = ROLES[role]
     fontcolor = "black"
@@ -514,8 +526,8 @@ def _emit(graph, path, clusters):
     children = [p for p in clusters if len(p) == len(path) + 1 and p[:len(path)] == path]
     for child in children:
         with graph.subgraph(name=f"cluster_{'/'.join(child)}") as sub:
-            sub.attr(label=child[-1], style="rounded,dashed", color="#9ca3af", fontcolor="#374151",
-                     labeljust="l")
+            sub.attr(label=graphviz.escape(child[-1]), style="rounded,dashed", color="#9ca3af",
+                     fontcolor="#374151", labeljust="l")
             _emit(sub, child, clusters)
 
 
@@ -546,7 +558,7 @@ class Graph:
             raise GraphvizNotFoundError(DOT_MISSING) from error
 
     def save(self, path, format=None):
-        """Render to ``path``, in the format its suffix names (svg, png, pdf...; .dot/.gv write the source)."""
+        """Render to ``path`` in the format its suffix names (svg, png, pdf...; .dot/.gv: the source)."""
         path = Path(path)
         format = (format or path.suffix.lstrip(".")).lower()
         if not format:
