@@ -285,10 +285,10 @@ def _index(index):
 
 
 def _op_details(op):
-    """The op's arguments worth reading (its ``shape`` param is the input's, drawn on the input already)."""
+    """The op's arguments worth reading (not ``input_shape``: the input box shows it already)."""
     parts = []
     for key, value in op.params.items():
-        if key == "shape" or value is None or value is False:
+        if key == "input_shape" or value is None or value is False:
             continue
         text = f"[{_index(value)}]" if key == "index" else f"{key}={value}"
         parts.append(text if len(text) <= 28 else text[:27] + "…")
@@ -499,7 +499,7 @@ def _node_attrs(key, walk, grads, show_data, show_grad, colours, roots, ops_in, 
         count = f"{ops_in[key]:,} op{'s' if ops_in[key] != 1 else ''}"
         params = params_in.get(key, 0)
         detail = count + (f" · {params:,} params" if params else "")
-        return {"label": _table([[f"<B>{_esc(ref[-1])}</B>"], [detail]]), "shape": "box3d",
+        return {"label": _table([[f"<B>{_esc(ref[-1].name)}</B>"], [detail]]), "shape": "box3d",
                 "style": "filled", "fillcolor": MODULE_FILL, "color": "#15803d", "class": "module"}
     if kind == "elided":
         return {"label": f"… {ops_in[key]:,} ops …", "shape": "box", "style": "filled,dashed,rounded",
@@ -519,16 +519,19 @@ def _node_attrs(key, walk, grads, show_data, show_grad, colours, roots, ops_in, 
     return attrs
 
 
-def _emit(graph, path, clusters):
-    """Write the nodes of cluster ``path`` and, nested inside it, its sub-clusters."""
+def _emit(graph, path, clusters, ids=None):
+    """Write the nodes of cluster ``path`` and, nested inside it, its sub-clusters (one per module call)."""
+    ids = {} if ids is None else ids
     for name, attrs in clusters[path]:
         graph.node(name, **attrs)
     children = [p for p in clusters if len(p) == len(path) + 1 and p[:len(path)] == path]
     for child in children:
-        with graph.subgraph(name=f"cluster_{'/'.join(child)}") as sub:
-            sub.attr(label=graphviz.escape(child[-1]), style="rounded,dashed", color="#9ca3af",
+        base = "cluster_" + "/".join(frame.name for frame in child)
+        ids[base] = ids.get(base, 0) + 1  # a module called twice: cluster_x, cluster_x~2
+        with graph.subgraph(name=base if ids[base] == 1 else f"{base}~{ids[base]}") as sub:
+            sub.attr(label=graphviz.escape(child[-1].name), style="rounded,dashed", color="#9ca3af",
                      fontcolor="#374151", labeljust="l")
-            _emit(sub, child, clusters)
+            _emit(sub, child, clusters, ids)
 
 
 # --------------------------------------------------------------------------- the result

@@ -4,7 +4,9 @@ The mode is thread-local, as in PyTorch: ``no_grad`` in one thread does not
 stop another thread from recording.
 """
 import functools
+import itertools
 import threading
+from typing import NamedTuple
 
 _state = threading.local()
 
@@ -27,8 +29,21 @@ def _set_differentiating_rule(node) -> None:
     _state.rule = node
 
 
+class ScopeFrame(NamedTuple):
+    """One entered ``scope`` block: its name, and a number that tells two calls of one module apart."""
+
+    name: str
+    call: int
+
+    def __str__(self):
+        return self.name
+
+
+_calls = itertools.count(1)
+
+
 def current_scope() -> tuple:
-    """The names of the enclosing ``scope`` blocks, outermost first."""
+    """The enclosing ``scope`` blocks (ScopeFrames), outermost first."""
     return getattr(_state, "scope", ())
 
 
@@ -39,7 +54,7 @@ class scope:
     group each module call into one cluster::
 
         with autodiff.scope("encoder"):
-            h = (x @ W.T).tanh()        # h.grad_fn.scope == ("encoder",)
+            h = (x @ W.T).tanh()        # h.grad_fn.scope_names == ("encoder",)
     """
 
     def __init__(self, name: str):
@@ -47,7 +62,7 @@ class scope:
 
     def __enter__(self):
         self._outer = current_scope()
-        _state.scope = self._outer + (self.name,)
+        _state.scope = self._outer + (ScopeFrame(self.name, next(_calls)),)
         return self
 
     def __exit__(self, *exc):

@@ -31,8 +31,9 @@ class Op:
     What tools outside the engine may read: ``name``; ``input_tensors`` (the
     inputs as this op saw them, in order); ``params`` (its non-tensor arguments:
     axis, shape, index...); ``saved`` / ``saved_output`` (the arrays kept for
-    backward, None once released); ``released``; ``scope`` (the names of the
-    ``autodiff.scope`` blocks, e.g. module calls, it was recorded in).
+    backward, None once released); ``released``; ``scope`` (the
+    ``autodiff.scope`` blocks, e.g. module calls, it was recorded in, as
+    ``ScopeFrame(name, call)``s, outermost first) and ``scope_names``.
 
     The engine fills in, when the application is recorded: ``inputs``,
     ``versions`` (the inputs' version counters at that moment),
@@ -62,6 +63,11 @@ class Op:
         from .engine import graph_inputs
 
         return graph_inputs(self)
+
+    @property
+    def scope_names(self):
+        """The names of the scope blocks (module calls) this op was recorded in, outermost first."""
+        return tuple(frame.name for frame in self.scope)
 
     @property
     def params(self):
@@ -449,11 +455,11 @@ class Sum(Op):
     name, saves_inputs = "sum", False
 
     def forward(self, x, axis=None, keepdims=False):
-        self.axis, self.keepdims, self.shape = axis, keepdims, x.shape
+        self.axis, self.keepdims, self.input_shape = axis, keepdims, x.shape
         return np.sum(x, axis=axis, keepdims=keepdims)
 
     def vjp(self, xp, g, x, out):
-        return xp.broadcast_to(xp.reshape(g, _kept_shape(self.shape, self.axis)), self.shape)
+        return xp.broadcast_to(xp.reshape(g, _kept_shape(self.input_shape, self.axis)), self.input_shape)
 
 
 class Max(Op):
@@ -463,7 +469,7 @@ class Max(Op):
     reduce = staticmethod(np.max)
 
     def forward(self, x, axis=None, keepdims=False):
-        self.axis, self.keepdims, self.shape = axis, keepdims, x.shape
+        self.axis, self.keepdims, self.input_shape = axis, keepdims, x.shape
         kept = self.reduce(x, axis=axis, keepdims=True)
         winners = x == kept
         dtype = x.dtype if x.dtype.kind == "f" else np.float64
@@ -471,7 +477,7 @@ class Max(Op):
         return kept if keepdims else kept.reshape(_reduced_shape(x.shape, axis))
 
     def vjp(self, xp, g, x, out):
-        return xp.reshape(g, _kept_shape(self.shape, self.axis)) * self.share
+        return xp.reshape(g, _kept_shape(self.input_shape, self.axis)) * self.share
 
 
 class Min(Max):
@@ -487,14 +493,14 @@ class LogSumExp(Op):
     name, saves_output = "logsumexp", True
 
     def forward(self, x, axis=None, keepdims=False):
-        self.axis, self.keepdims, self.shape = axis, keepdims, x.shape
+        self.axis, self.keepdims, self.input_shape = axis, keepdims, x.shape
         shift = np.max(x, axis=axis, keepdims=True)
         shift = np.where(np.isfinite(shift), shift, 0)
         out = np.log(np.sum(np.exp(x - shift), axis=axis, keepdims=True)) + shift
         return out if keepdims else out.reshape(_reduced_shape(x.shape, axis))
 
     def vjp(self, xp, g, x, out):
-        kept = _kept_shape(self.shape, self.axis)
+        kept = _kept_shape(self.input_shape, self.axis)
         return xp.reshape(g, kept) * xp.exp(x - xp.reshape(out, kept))
 
 
@@ -535,11 +541,11 @@ class Reshape(Op):
     name, saves_inputs = "reshape", False
 
     def forward(self, x, shape=None):
-        self.shape = x.shape
+        self.input_shape, self.shape = x.shape, shape
         return np.reshape(x, shape)
 
     def vjp(self, xp, g, x, out):
-        return xp.reshape(g, self.shape)
+        return xp.reshape(g, self.input_shape)
 
 
 class Transpose(Op):
@@ -561,11 +567,11 @@ class BroadcastTo(Op):
     name, saves_inputs = "broadcast_to", False
 
     def forward(self, x, shape=None):
-        self.shape = x.shape
+        self.input_shape, self.shape = x.shape, shape
         return np.broadcast_to(x, shape)
 
     def vjp(self, xp, g, x, out):
-        return xp.sum_to(g, self.shape)
+        return xp.sum_to(g, self.input_shape)
 
 
 class SumTo(Op):
@@ -574,11 +580,11 @@ class SumTo(Op):
     name, saves_inputs = "sum_to", False
 
     def forward(self, x, shape=None):
-        self.shape = x.shape
+        self.input_shape, self.shape = x.shape, shape
         return sum_to(x, shape)
 
     def vjp(self, xp, g, x, out):
-        return xp.broadcast_to(g, self.shape)
+        return xp.broadcast_to(g, self.input_shape)
 
 
 class GetItem(Op):
@@ -587,11 +593,11 @@ class GetItem(Op):
     name, saves_inputs, frees = "getitem", False, ("index",)
 
     def forward(self, x, index=None):
-        self.index, self.shape = index, x.shape
+        self.index, self.input_shape = index, x.shape
         return x[index]
 
     def vjp(self, xp, g, x, out):
-        return xp.scatter_add(g, self.index, self.shape)
+        return xp.scatter_add(g, self.index, self.input_shape)
 
 
 class ScatterAdd(Op):

@@ -451,3 +451,13 @@ def test_without_dot_the_source_still_works_and_rendering_says_what_to_install(t
     assert g.source in bundle["text/plain"]
     assert g._repr_svg_() is None
     assert g.save(tmp_path / "graph.dot").read_text() == g.source
+
+
+def test_each_call_of_a_module_is_its_own_cluster():
+    W = ad.Tensor(np.ones((2, 2)), requires_grad=True, name="W")
+    h = ad.Tensor(np.ones((3, 2)), name="x")
+    for _ in range(2):                       # the same "layer" applied twice (shared weights)
+        with ad.scope("layer"):
+            h = (h @ W).tanh()
+    g = ad.draw_graph(h.sum())
+    assert sorted(re.findall(r'subgraph "?(cluster_[^"\s]+)"? \{', g.source)) == ["cluster_layer", "cluster_layer~2"]

@@ -83,9 +83,13 @@ def test_scope_labels_recorded_ops_with_a_path():
             h = x * 2
         y = h.sum()
     z = y * 1
-    assert h.grad_fn.scope == ("model", "layers.0")
-    assert y.grad_fn.scope == ("model",)
+    assert h.grad_fn.scope_names == ("model", "layers.0")
+    assert y.grad_fn.scope_names == ("model",)
+    assert h.grad_fn.scope[0] == y.grad_fn.scope[0]      # the same call of "model"
     assert z.grad_fn.scope == ()
+    with ad.scope("model"):
+        again = x * 3
+    assert again.grad_fn.scope_names == ("model",) and again.grad_fn.scope != y.grad_fn.scope
     with pytest.raises(ZeroDivisionError):
         with ad.scope("broken"):
             1 / 0
@@ -96,7 +100,7 @@ def test_graph_can_be_walked_through_the_public_interface():
     x = Tensor([1.0, -2.0], requires_grad=True, name="x")
     y = (x * 3).max(axis=0)
     node = y.grad_fn
-    assert node.name == "max" and node.params == {"axis": 0, "keepdims": False, "shape": (2,)}
+    assert node.name == "max" and node.params == {"axis": 0, "keepdims": False, "input_shape": (2,)}
     (mul_out,) = node.input_tensors
     assert mul_out.grad_fn.name == "mul"
     assert mul_out.grad_fn.input_tensors[0] is x
