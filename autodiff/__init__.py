@@ -8,8 +8,9 @@ gradients by the chain rule. The API follows PyTorch (``requires_grad``,
 
 Where things live: ``tensor`` (the Tensor), ``ops`` (every derivative rule),
 ``engine`` (the chain rule), ``functions`` (the differentiable functions),
-``grad_mode``, ``gradcheck``, ``autograd`` (PyTorch-style ``grad``), ``value``
-(micrograd's Value).
+``grad_mode``, ``gradcheck``, ``autograd`` (PyTorch-style ``grad``),
+``transforms`` (``grad``, ``jacobian``, ``hessian``, ``hvp``), ``draw``
+(``draw_graph``), ``value`` (micrograd's Value).
 """
 import numpy as np
 
