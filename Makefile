@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 .PHONY: demo test bench graphviz clean
 
 demo: $(STAMP) graphviz
-	$(PY) -m autodiff.demo
+	$(PY) -m nn.demo
 
 test: $(STAMP) graphviz
 	$(PY) -m pytest -q

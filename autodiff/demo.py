@@ -1,21 +1,26 @@
-"""The seeds' example: f(x1, x2) = x1·x2 + sin(x2), its value and gradients.
+"""The seeds' example: f(x1, x2) = x1·x2 + sin(x2), its value, gradients and graph.
 
-Run with ``python -m autodiff.demo``.
+Run with ``python -m autodiff.demo [out_dir]``; the graph goes to ``out_dir/f_x1_x2.svg``.
 """
 import math
+import os
+import sys
 
 import autodiff as ad
 
 
-def main():
+def main(out=None):
     x1 = ad.Tensor(2.0, requires_grad=True, name="x1")
     x2 = ad.Tensor(3.0, requires_grad=True, name="x2")
     f = x1 * x2 + ad.sin(x2)
-    f.backward()
+    f.name = "f"
+    f.backward(retain_graph=True)  # keep the graph so the picture shows every node's gradient
     print(f"f(x1, x2) = x1·x2 + sin(x2) at x1 = 2, x2 = 3: {f.item():.6f}")
     print(f"∂f/∂x1 = x2             = {x1.grad.item():.6f}  (expected {3.0:.6f})")
     print(f"∂f/∂x2 = x1 + cos(x2)   = {x2.grad.item():.6f}  (expected {2 + math.cos(3.0):.6f})")
+    if out is not None:
+        print(f"wrote {ad.draw_graph(f).save(os.path.join(out, 'f_x1_x2.svg'))}")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1] if len(sys.argv) > 1 else None)

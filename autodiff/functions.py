@@ -120,6 +120,11 @@ def sigmoid(x):
     return apply(ops.Sigmoid, as_tensor(x))
 
 
+def softplus(x):
+    """ln(1 + eˣ), a smooth relu; stable for large |x|. Its derivative is σ(x)."""
+    return apply(ops.Softplus, as_tensor(x))
+
+
 def relu(x):
     """max(x, 0); its derivative at 0 is taken as 0."""
     return apply(ops.Relu, as_tensor(x))
@@ -394,7 +399,7 @@ Tensor.reshape = _reshape_method
 Tensor.transpose = _transpose_method
 Tensor.clone = _clone
 for _name in (
-    "exp log sqrt sin cos tanh sigmoid relu abs maximum minimum clip astype sum mean var max "
+    "exp log sqrt sin cos tanh sigmoid softplus relu abs maximum minimum clip astype sum mean var max "
     "min argmax argmin logsumexp softmax log_softmax swapaxes expand_dims squeeze flatten "
     "broadcast_to sum_to matmul pow"
 ).split():

@@ -141,8 +141,14 @@ def _matrix_transpose(xp, a):
     return xp.swapaxes(a, -1, -2)
 
 
+def sigmoid(x):
+    """σ(x) = 1 / (1 + e⁻ˣ) without overflow."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
 array_math = SimpleNamespace(
-    exp=np.exp, log=np.log, sin=np.sin, cos=np.cos, sign=np.sign, where=np.where,
+    exp=np.exp, log=np.log, sin=np.sin, cos=np.cos, sign=np.sign, where=np.where, sigmoid=sigmoid,
     reshape=np.reshape, transpose=np.transpose, swapaxes=np.swapaxes,
     expand_dims=np.expand_dims, squeeze=np.squeeze, matmul=np.matmul,
     broadcast_to=np.broadcast_to, sum_to=sum_to, scatter_add=scatter_add,
@@ -345,11 +351,22 @@ class Sigmoid(Op):
     name, saves_inputs, saves_output = "sigmoid", False, True
 
     def forward(self, x):
-        e = np.exp(-np.abs(x))  # never overflows
-        return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        return sigmoid(x)
 
     def vjp(self, xp, g, x, out):
         return g * out * (1 - out)
+
+
+class Softplus(Op):
+    """z = ln(1 + eˣ), computed without overflow or loss in the tails.   ∂L/∂x = g ⊙ σ(x)"""
+
+    name = "softplus"
+
+    def forward(self, x):
+        return np.logaddexp(0, x)
+
+    def vjp(self, xp, g, x, out):
+        return g * xp.sigmoid(x)
 
 
 class Relu(Op):

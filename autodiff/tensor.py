@@ -92,6 +92,11 @@ class Tensor:
         self._vc[0] += 1
 
     @property
+    def _version(self):
+        """How many in-place changes this tensor's data has seen (PyTorch's ``_version``)."""
+        return self._vc[0]
+
+    @property
     def requires_grad(self):
         """Whether operations on this tensor are recorded so gradients can flow back to it."""
         return self._requires_grad

@@ -98,12 +98,11 @@ def cross_entropy(logits, labels, reduction="mean"):
 def binary_cross_entropy_with_logits(logits, targets, reduction="mean"):
     """−[y log σ(x) + (1 − y) log(1 − σ(x))] for logits x and targets y in [0, 1].
 
-    Computed stably as max(x, 0) − x·y + log(1 + e^−|x|); ∂/∂x = σ(x) − y.
+    Computed as softplus(x) − x·y = ln(1 + eˣ) − x·y, stable for any x; ∂/∂x = σ(x) − y.
     """
     _check_reduction(reduction, "binary_cross_entropy_with_logits")
     x, y = _pair(logits, targets, "binary_cross_entropy_with_logits")
-    # maximum, not relu: at x = 0 it passes half the gradient, which with abs'(0) = 0 gives σ(0) − y exactly.
-    losses = ad.maximum(x, 0.0) - x * y + ad.log(1.0 + ad.exp(-ad.abs(x)))
+    losses = ad.softplus(x) - x * y
     return _reduce(losses, reduction)
 
 

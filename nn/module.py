@@ -8,7 +8,7 @@ path from the outermost module holding it, so graph drawings label it the way
 """
 import threading
 import weakref
-from collections import OrderedDict, namedtuple
+from collections import namedtuple
 
 import numpy as np
 
@@ -48,8 +48,8 @@ class Module:
     """
 
     def __init__(self):
-        object.__setattr__(self, "_parameters", OrderedDict())
-        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_modules", {})
         object.__setattr__(self, "_parent", None)  # (weakref to the module holding this one, name there)
         object.__setattr__(self, "training", True)
 
@@ -72,20 +72,21 @@ class Module:
                 raise TypeError(
                     f"cannot assign {type(value).__name__} as child module '{name}' "
                     "(nn.Module or None expected)")
-            del self._modules[name]
+            self._remove_module(name)
             object.__setattr__(self, name, None)
         else:
             object.__setattr__(self, name, value)
 
     def __delattr__(self, name):
-        self._parameters.pop(name, None)
-        self._modules.pop(name, None)
+        if "_parameters" in self.__dict__:
+            self._parameters.pop(name, None)
+            self._remove_module(name)
         object.__delattr__(self, name)
 
     def register_parameter(self, name, param):
         """Add ``param`` under ``name`` (what ``self.name = param`` does)."""
         _check_name(name, self)
-        self._modules.pop(name, None)
+        self._remove_module(name)
         self._parameters[name] = param
         object.__setattr__(self, name, param)
         param.name = _join(self._path(), name)
@@ -96,10 +97,21 @@ class Module:
         if not isinstance(module, Module):
             raise TypeError(f"{type(module).__name__} is not a Module subclass")
         self._parameters.pop(name, None)
+        self._remove_module(name)
         self._modules[name] = module
         object.__setattr__(self, name, module)
         object.__setattr__(module, "_parent", (weakref.ref(self), name))
         module._rename_parameters()
+
+    def _remove_module(self, name):
+        """Unregister the sub-module ``name``; if this was its place, it becomes a root and its parameters are renamed."""
+        module = self._modules.pop(name, None)
+        if module is None or module._parent is None:
+            return
+        holder, place = module._parent
+        if holder() is self and place == name:
+            object.__setattr__(module, "_parent", None)
+            module._rename_parameters()
 
     def _path(self):
         """This module's dotted path from the outermost module holding it ('' for a root)."""
@@ -116,6 +128,16 @@ class Module:
     def _rename_parameters(self):
         for name, param in self.named_parameters(prefix=self._path()):
             param.name = name
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_parent"] = None  # a weak reference can't be copied or pickled: __setstate__ relinks
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        for name, module in self._modules.items():
+            object.__setattr__(module, "_parent", (weakref.ref(self), name))
 
     # -- walking -----------------------------------------------------------------------
     def named_modules(self, prefix="", memo=None):
@@ -195,7 +217,7 @@ class Module:
     # -- saving ------------------------------------------------------------------------
     def state_dict(self):
         """{dotted name: copy of the parameter's array}, in ``named_parameters()`` order."""
-        return OrderedDict((name, param.data.copy()) for name, param in self.named_parameters())
+        return {name: param.data.copy() for name, param in self.named_parameters()}
 
     def load_state_dict(self, state_dict, strict=True):
         """Copy the arrays of ``state_dict`` into the parameters, in place (cast to each parameter's dtype).
@@ -204,7 +226,7 @@ class Module:
         error; missing or unexpected names are errors when ``strict`` (otherwise
         they are returned as ``(missing_keys, unexpected_keys)``).
         """
-        params = OrderedDict(self.named_parameters())
+        params = dict(self.named_parameters())
         missing = [k for k in params if k not in state_dict]
         unexpected = [k for k in state_dict if k not in params]
         problems = []

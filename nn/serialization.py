@@ -74,6 +74,8 @@ def load(path):
     path = os.fspath(path)
     with open(path, "rb") as f:
         head = f.read(4)
+    if not head:
+        raise CheckpointError(f"{path} is empty, not an nn checkpoint (was its writing interrupted?)")
     if head[:1] == b"\x80":
         raise CheckpointError(
             f"{path} looks like a Python pickle, not an nn checkpoint; nn.load never unpickles "

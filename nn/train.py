@@ -82,7 +82,7 @@ def evaluate(model, X, y, loss=None, batch_size=1024):
     result = {"accuracy": accuracy(output, y)}
     if loss is not None:
         with ad.no_grad():
-            result["loss"] = float(loss(ad.Tensor(output), y).item())
+            result["loss"] = float(loss(ad.from_numpy(output), y).item())
     return result
 
 
@@ -108,7 +108,7 @@ def fit(model, X, y, *, loss, optimizer, epochs=10, batch_size=32, validation=No
     try:
         for epoch in range(1, epochs + 1):
             model.train()
-            bar.set_description(f"epoch {epoch}/{epochs}")
+            bar.set_description(f"epoch {epoch}/{epochs}", refresh=False)
             loss_sum = correct = seen = 0.0
             for step, (xb, yb) in enumerate(minibatches(X, y, batch_size, shuffle=shuffle, rng=rng), 1):
                 output = model(xb)

@@ -340,6 +340,8 @@ def test_stable_softmax_and_logsumexp_for_extreme_inputs():
     ls[0].backward()
     assert np.all(np.isfinite(x.grad.data))
     assert ad.sigmoid(Tensor([-1000.0, 1000.0])).data.tolist() == [0.0, 1.0]
+    sp = ad.softplus(Tensor([-1000.0, -40.0, 0.0, 1000.0]))
+    np.testing.assert_allclose(sp.data, [0.0, np.exp(-40.0), np.log(2.0), 1000.0], rtol=1e-15)
 
 
 def test_grad_modes_are_thread_local():

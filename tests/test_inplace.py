@@ -36,6 +36,7 @@ def test_parameter_update_under_no_grad_keeps_the_same_leaf_object():
         w -= 0.1 * w.grad
     assert w.is_leaf and w.requires_grad and w.grad_fn is None
     assert w.data is data_before                      # the very same array, updated
+    assert w._version == 1
     np.testing.assert_allclose(w.data, [0.8, 1.6])
     with ad.no_grad():
         w *= 2

@@ -41,6 +41,7 @@ def _cases():
         ("-x", lambda x: -x, None), ("abs", abs, "away"),
         ("exp", ad.exp, None), ("log", ad.log, "positive"), ("sqrt", ad.sqrt, "positive"),
         ("tanh", ad.tanh, None), ("sigmoid", ad.sigmoid, None), ("relu", ad.relu, "away"),
+        ("softplus", ad.softplus, None), ("softplus_tails", lambda x: (x * 40).softplus(), None),
         ("sin", ad.sin, None), ("cos", ad.cos, None),
         ("clip", lambda x: ad.clip(x, -0.5, 0.5), "away"),
         ("clip_hi", lambda x: ad.clip(x, max=0.3), "away"),
@@ -172,7 +173,7 @@ def test_every_primitive_op_has_a_case():
     primitives = {c.name for c in vars(ops).values() if isinstance(c, type) and issubclass(c, ops.Op) and c is not ops.Op}
     covered = {
         "add", "sub", "neg", "mul", "div", "pow", "matmul", "exp", "log", "sqrt", "sin", "cos", "tanh",
-        "sigmoid", "relu", "abs", "maximum", "minimum", "clip", "where", "astype", "sum", "max", "min",
+        "sigmoid", "softplus", "relu", "abs", "maximum", "minimum", "clip", "where", "astype", "sum", "max", "min",
         "logsumexp", "softmax", "log_softmax", "reshape", "transpose", "broadcast_to", "sum_to",
         "getitem", "scatter_add", "setitem", "concatenate",
     }
