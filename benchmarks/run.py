@@ -47,11 +47,8 @@ def best_time(fn, repeat=5, number=1):
 CHAIN = 200
 
 
-def op_overhead_autodiff():
-    import autodiff as ad
-
-    x = ad.Tensor(np.linspace(0.1, 0.4, 4), requires_grad=True)
-
+def _op_overhead(x):
+    """Per-op time of CHAIN elementwise ops on ``x`` (an autodiff or PyTorch tensor: same operators)."""
     def run():
         y = x
         for _ in range(CHAIN // 4):
@@ -60,21 +57,18 @@ def op_overhead_autodiff():
         x.grad = None
 
     return best_time(run, repeat=7, number=5) / CHAIN
+
+
+def op_overhead_autodiff():
+    import autodiff as ad
+
+    return _op_overhead(ad.Tensor(np.linspace(0.1, 0.4, 4), requires_grad=True))
 
 
 def op_overhead_torch():
     import torch
 
-    x = torch.tensor(np.linspace(0.1, 0.4, 4), requires_grad=True)
-
-    def run():
-        y = x
-        for _ in range(CHAIN // 4):
-            y = ((y * 0.9 + 0.1).tanh() - x) * x
-        y.sum().backward()
-        x.grad = None
-
-    return best_time(run, repeat=7, number=5) / CHAIN
+    return _op_overhead(torch.tensor(np.linspace(0.1, 0.4, 4), requires_grad=True))
 
 
 def op_overhead_micrograd():
@@ -243,28 +237,26 @@ def scalar_neuron_torch():
 
 # --------------------------------------------------------------------------- deep-chain
 
-def deep_chain_autodiff():
-    import autodiff as ad
-
-    x = ad.Tensor(1.0, requires_grad=True)
+def _deep_chain(x):
+    """Seconds for one backward through a 100,000-op chain starting at ``x``."""
     y = x
     for _ in range(100_000):
         y = y * 1.0000001
     start = time.perf_counter()
     y.backward()
     return time.perf_counter() - start
+
+
+def deep_chain_autodiff():
+    import autodiff as ad
+
+    return _deep_chain(ad.Tensor(1.0, requires_grad=True))
 
 
 def deep_chain_torch():
     import torch
 
-    x = torch.tensor(1.0, dtype=torch.float64, requires_grad=True)
-    y = x
-    for _ in range(100_000):
-        y = y * 1.0000001
-    start = time.perf_counter()
-    y.backward()
-    return time.perf_counter() - start
+    return _deep_chain(torch.tensor(1.0, dtype=torch.float64, requires_grad=True))
 
 
 CASES = {
