@@ -317,7 +317,10 @@ def _tensor_label(t, grad, show_data, show_grad, fontcolor):
     data = np.asarray(t.data)
     cells = []
     if show_data:
-        cells.append(("data " + _values(data)) if data.size <= SMALL else _summary(data))
+        if t._freed:
+            cells.append("<I>values freed by backward()</I>")
+        else:
+            cells.append(("data " + _values(data)) if data.size <= SMALL else _summary(data))
     if show_grad and grad is not None:
         if grad.size <= SMALL:
             cells.append("grad " + _values(grad))

@@ -183,6 +183,24 @@ def release(node):
         setattr(node, name, None)
 
 
+def _placeholder(tensor):
+    """What released ops keep of an intermediate tensor: its place in the graph, not its values."""
+    kept = tensor._released_as
+    if kept is None:
+        kept = Tensor._wrap(np.broadcast_to(np.zeros((), tensor.dtype), tensor.shape))  # no memory
+        kept.grad_fn, kept.name, kept._grad = tensor.grad_fn, tensor.name, tensor._grad
+        kept._requires_grad, kept._freed = True, True
+        tensor._released_as = kept
+    return kept
+
+
+def _let_go_of_intermediates(nodes):
+    """Point released ops at placeholders of their intermediate inputs, so those arrays are freed
+    (unless you hold the tensors) while the graph's structure stays for drawing, as in PyTorch."""
+    for node in nodes:
+        node.inputs = tuple(_placeholder(t) if t.grad_fn is not None else t for t in node.inputs)
+
+
 def _accumulate(tensor, g, create_graph, owned=False):
     """Add ``g`` into ``tensor.grad``. ``g`` is copied the first time unless ``owned`` (fresh and unshared)."""
     if create_graph:
@@ -225,6 +243,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
     # How many inputs each gradient array was handed to: an array a rule made (not a view, not
     # the user's) that went to one input only can become a leaf's .grad without a copy.
     handed = {id(g): 2 for g in root_grads}
+    released = []
 
     with set_grad_enabled(create_graph):
         for tensor in reversed(order):
@@ -278,7 +297,9 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
                     handed[id(gx)] = handed.get(id(gx), 0) + 1
             if not retain_graph:
                 release(node)
+                released.append(node)
 
+    _let_go_of_intermediates(released)  # after the loop: every retained .grad is final by now
     if capture is not None:
         return [captured.get(id(t)) for t in capture]
     return None

@@ -29,7 +29,9 @@ class Op:
     """One application of an operation: a node of the computation graph (a tensor's ``grad_fn``).
 
     What tools outside the engine may read: ``name``; ``input_tensors`` (the
-    inputs as this op saw them, in order); ``params`` (its non-tensor arguments:
+    inputs as this op saw them, in order; once a backward has released the op,
+    intermediate inputs are placeholders with their name, shape, dtype, history
+    and ``.grad`` but no values: their repr says so); ``params`` (its non-tensor arguments:
     axis, shape, index...); ``saved`` / ``saved_output`` (the arrays kept for
     backward, None once released); ``released``; ``scope`` (the
     ``autodiff.scope`` blocks, e.g. module calls, it was recorded in, as

@@ -56,6 +56,8 @@ class Tensor:
     _grad = None
     _retains_grad = False
     _history = None
+    _freed = False        # a placeholder a released op keeps instead of an intermediate tensor
+    _released_as = None   # that placeholder, once made
 
     def __init__(self, data, requires_grad=False, dtype=None, name=None):
         array = np.array(_raw(data), dtype=dtype)
@@ -238,7 +240,10 @@ class Tensor:
 
     def __repr__(self):
         prefix = f"{type(self).__name__}("
-        body = np.array2string(self._data, separator=", ", prefix=prefix, threshold=100)
+        if self._freed:
+            body = f"<values freed by backward>, shape={self.shape}"
+        else:
+            body = np.array2string(self._data, separator=", ", prefix=prefix, threshold=100)
         extras = []
         if self.dtype.name not in ("float64", "int64", "bool"):
             extras.append(f"dtype={self.dtype.name}")

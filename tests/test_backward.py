@@ -269,7 +269,7 @@ def test_first_order_backward_creates_no_tensors_inside_rules(monkeypatch):
     made = []
     original = Tensor._wrap
     monkeypatch.setattr(Tensor, "_wrap", staticmethod(lambda a: made.append(a) or original(a)))
-    loss.backward()
+    loss.backward(retain_graph=True)  # (releasing would add placeholders for the intermediates)
     assert len(made) == 2  # only the two leaves' .grad
 
 
@@ -356,3 +356,33 @@ def test_grad_modes_are_thread_local():
         t.join()
         assert not ad.is_grad_enabled()
     assert seen["other"] is True and ad.is_grad_enabled()
+
+
+def test_backward_frees_intermediate_arrays_while_the_loss_is_still_held():
+    import tracemalloc
+
+    x = Tensor(np.ones((500, 500)), requires_grad=True)           # 2 MB
+    tracemalloc.start()
+    try:
+        loss = ad.exp(ad.exp(x) * 2).sum()                         # three 2 MB intermediates
+        after_forward = tracemalloc.get_traced_memory()[0]
+        loss.backward()
+        after_backward = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert after_forward > 5.5e6
+    assert after_backward < 2.5e6                                  # x.grad, and no intermediates
+    (placeholder,) = loss.grad_fn.input_tensors
+    assert repr(placeholder) == "Tensor(<values freed by backward>, shape=(500, 500), grad_fn=<ExpBackward>)"
+    assert placeholder.grad_fn.name == "exp" and placeholder.grad_fn.input_tensors[0].grad_fn.name == "mul"
+
+
+def test_tensors_you_hold_keep_their_values_and_retained_grads_after_backward():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    h = (x * 3).retain_grad()
+    h.name = "h"
+    loss = (h * h).sum()
+    loss.backward()
+    np.testing.assert_array_equal(h.data, [3.0, 6.0])
+    (kept,) = {id(t): t for t in loss.grad_fn.input_tensors[0].grad_fn.input_tensors}.values()
+    assert kept.name == "h" and kept._grad is h.grad

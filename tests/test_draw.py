@@ -461,3 +461,14 @@ def test_each_call_of_a_module_is_its_own_cluster():
             h = (h @ W).tanh()
     g = ad.draw_graph(h.sum())
     assert sorted(re.findall(r'subgraph "?(cluster_[^"\s]+)"? \{', g.source)) == ["cluster_layer", "cluster_layer~2"]
+
+
+def test_after_a_plain_backward_intermediates_are_drawn_without_values():
+    x = ad.Tensor([1.0, 2.0], requires_grad=True, name="x")
+    h = (x * 3).exp()
+    loss = h.sum()
+    loss.backward()
+    g = ad.draw_graph(loss)
+    assert g.source.count("values freed by backward()") == 2      # the mul and exp results
+    assert "grad [60.2566, 1210.2864]" in g.source                 # the leaf still shows x.grad = 3e^{3x}
+    assert g.num_nodes == len(source_nodes(g))
