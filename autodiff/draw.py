@@ -314,12 +314,12 @@ def _tensor_label(t, grad, show_data, show_grad, fontcolor):
         title = "<I>leaf</I>" if t.requires_grad else "<I>const</I>" if t.size == 1 else "<I>input</I>"
     grey = "#d1d5db" if fontcolor == "white" else "#4b5563"
     head = f'{title} <FONT POINT-SIZE="9" COLOR="{grey}">{_shape(t.shape)} {t.dtype}</FONT>'
-    data = np.asarray(t.data)
     cells = []
     if show_data:
         if t._freed:
             cells.append("<I>values freed by backward()</I>")
         else:
+            data = np.asarray(t.data)
             cells.append(("data " + _values(data)) if data.size <= SMALL else _summary(data))
     if show_grad and grad is not None:
         if grad.size <= SMALL:

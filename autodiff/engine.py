@@ -18,7 +18,7 @@ import numpy as np
 
 from .grad_mode import _set_differentiating_rule, current_scope, is_grad_enabled, set_grad_enabled
 from .ops import array_math
-from .tensor import Tensor
+from .tensor import FreedTensor, Tensor
 
 NOT_TWICE_DIFFERENTIABLE = (
     "second derivatives of {name} are not implemented: {node}'s rule works on raw numpy arrays, "
@@ -187,18 +187,23 @@ def _placeholder(tensor):
     """What released ops keep of an intermediate tensor: its place in the graph, not its values."""
     kept = tensor._released_as
     if kept is None:
-        kept = Tensor._wrap(np.broadcast_to(np.zeros((), tensor.dtype), tensor.shape))  # no memory
-        kept.grad_fn, kept.name, kept._grad = tensor.grad_fn, tensor.name, tensor._grad
-        kept._requires_grad, kept._freed = True, True
-        tensor._released_as = kept
+        kept = tensor._released_as = FreedTensor(tensor)
     return kept
 
 
+FREE_FROM_BYTES = 4096  # smaller arrays stay with the graph: a placeholder would save next to nothing
+
+
 def _let_go_of_intermediates(nodes):
-    """Point released ops at placeholders of their intermediate inputs, so those arrays are freed
-    (unless you hold the tensors) while the graph's structure stays for drawing, as in PyTorch."""
+    """Point released ops at placeholders of their big intermediate inputs, so those arrays are
+    freed (unless you hold the tensors) while the graph's structure stays for drawing, as in PyTorch."""
     for node in nodes:
-        node.inputs = tuple(_placeholder(t) if t.grad_fn is not None else t for t in node.inputs)
+        inputs = node.inputs
+        for t in inputs:
+            if t.grad_fn is not None and not t._freed and t._data.nbytes >= FREE_FROM_BYTES:
+                node.inputs = tuple(_placeholder(t) if t.grad_fn is not None and not t._freed
+                                    and t._data.nbytes >= FREE_FROM_BYTES else t for t in inputs)
+                break
 
 
 def _accumulate(tensor, g, create_graph, owned=False):

@@ -56,8 +56,8 @@ class Tensor:
     _grad = None
     _retains_grad = False
     _history = None
-    _freed = False        # a placeholder a released op keeps instead of an intermediate tensor
-    _released_as = None   # that placeholder, once made
+    _freed = False        # True for a FreedTensor, which released ops keep instead of an intermediate
+    _released_as = None   # that FreedTensor, once made
 
     def __init__(self, data, requires_grad=False, dtype=None, name=None):
         array = np.array(_raw(data), dtype=dtype)
@@ -387,6 +387,32 @@ class Tensor:
                 "constant")
         result = getattr(ufunc, method)(*(_raw(i) for i in inputs), **kwargs)
         return Tensor._wrap(result) if isinstance(result, np.ndarray) else result
+
+
+class FreedTensor(Tensor):
+    """What a released graph keeps of an intermediate tensor whose values backward freed.
+
+    It has the tensor's name, shape, dtype, history (``grad_fn``) and retained
+    ``.grad``, so the graph can still be walked and drawn, but no data.
+    """
+
+    _freed = True
+
+    def __init__(self, tensor):
+        self._shape, self._dtype = tensor._data.shape, tensor._data.dtype
+        self.grad_fn, self.name, self._grad = tensor.grad_fn, tensor.name, tensor._grad
+        self._requires_grad, self._vc = True, tensor._vc
+
+    shape = property(lambda self: self._shape)
+    dtype = property(lambda self: self._dtype)
+    ndim = property(lambda self: len(self._shape))
+    size = property(lambda self: int(np.prod(self._shape)))
+
+    @property
+    def data(self):
+        raise RuntimeError(
+            "the values of this intermediate tensor were freed by backward(); "
+            "call backward(retain_graph=True) to keep them")
 
 
 from . import engine, functions  # noqa: E402  (they use Tensor)

@@ -373,7 +373,10 @@ def test_backward_frees_intermediate_arrays_while_the_loss_is_still_held():
     assert after_forward > 5.5e6
     assert after_backward < 2.5e6                                  # x.grad, and no intermediates
     (placeholder,) = loss.grad_fn.input_tensors
-    assert repr(placeholder) == "Tensor(<values freed by backward>, shape=(500, 500), grad_fn=<ExpBackward>)"
+    assert repr(placeholder) == "FreedTensor(<values freed by backward>, shape=(500, 500), grad_fn=<ExpBackward>)"
+    assert placeholder.shape == (500, 500) and placeholder.dtype == np.float64 and placeholder.size == 250_000
+    with pytest.raises(RuntimeError, match=r"the values of this intermediate tensor were freed by backward\(\); call backward\(retain_graph=True\) to keep them"):
+        placeholder.data
     assert placeholder.grad_fn.name == "exp" and placeholder.grad_fn.input_tensors[0].grad_fn.name == "mul"
 
 
