@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench graphviz clean
+.PHONY: demo test bench notebooks graphviz clean
 
 demo: $(STAMP) graphviz
 	$(PY) -m nn.demo
@@ -16,6 +16,9 @@ test: $(STAMP) graphviz
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
+
+notebooks: $(STAMP) graphviz
+	$(PY) notebooks/execute.py
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
