@@ -1,7 +1,7 @@
 """Property tests: every broadcastable pair of shapes, with side effects checked (as MyGrad does)."""
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -32,6 +32,8 @@ def test_binary_ops_on_broadcast_shapes(data, name, shapes):
     fn = BINARY[name]
     (sx, sy), _ = shapes
     xd, yd = _data(data.draw, sx), _data(data.draw, sy)
+    if name == "maximum":  # finite differences are meaningless within eps of the kink x = y
+        assume(np.all(np.abs(np.subtract(xd, yd)) > 1e-3))
     x, y = Tensor(xd, requires_grad=True), Tensor(yd, requires_grad=True)
     out = fn(x, y)
     np.testing.assert_array_equal(out.data, fn(xd, yd) if name not in ("maximum", "pow") else
