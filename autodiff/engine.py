@@ -194,16 +194,16 @@ def _placeholder(tensor):
 FREE_FROM_BYTES = 4096  # smaller arrays stay with the graph: a placeholder would save next to nothing
 
 
+def _worth_freeing(tensor):
+    return tensor.grad_fn is not None and not tensor._freed and tensor._data.nbytes >= FREE_FROM_BYTES
+
+
 def _let_go_of_intermediates(nodes):
     """Point released ops at placeholders of their big intermediate inputs, so those arrays are
     freed (unless you hold the tensors) while the graph's structure stays for drawing, as in PyTorch."""
     for node in nodes:
-        inputs = node.inputs
-        for t in inputs:
-            if t.grad_fn is not None and not t._freed and t._data.nbytes >= FREE_FROM_BYTES:
-                node.inputs = tuple(_placeholder(t) if t.grad_fn is not None and not t._freed
-                                    and t._data.nbytes >= FREE_FROM_BYTES else t for t in inputs)
-                break
+        if any(_worth_freeing(t) for t in node.inputs):
+            node.inputs = tuple(_placeholder(t) if _worth_freeing(t) else t for t in node.inputs)
 
 
 def _accumulate(tensor, g, create_graph, owned=False):

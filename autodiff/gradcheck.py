@@ -122,7 +122,7 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
     wrt = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     if not wrt:
         raise ValueError("gradgradcheck needs at least one input Tensor with requires_grad=True")
-    outputs = [o for o in _outputs(fn, inputs)]
+    outputs = _outputs(fn, inputs)
     if grad_outputs is None:
         rng = np.random.default_rng(seed)
         grad_outputs = [rng.standard_normal(o.shape) for o in outputs]
