@@ -16,7 +16,10 @@ import itertools
 
 import numpy as np
 
-from .grad_mode import _set_differentiating_rule, current_scope, is_grad_enabled, set_grad_enabled
+import sys
+
+from . import anomaly
+from .grad_mode import _set_differentiating_rule, _state, set_grad_enabled
 from .ops import array_math
 from .tensor import FreedTensor, Tensor
 
@@ -39,7 +42,13 @@ MODIFIED_INPLACE = (
     "or do it after backward."
 )
 
-_sequence = itertools.count(1)  # creation order of recorded ops, to bound graph walks
+_sequence = itertools.count(1)  # creation order of recorded ops: a topological order of the graph
+_ndarray, _asarray, _new = np.ndarray, np.asarray, object.__new__
+
+
+# apply, apply1 and apply2 are one function: apply1 and apply2 are it unrolled for one and two
+# inputs, because every operation of every user runs through here and Python charges for each
+# loop, list and call (see benchmarks/, op-overhead).
 
 
 def apply(op_cls, *inputs, **params):
@@ -49,28 +58,95 @@ def apply(op_cls, *inputs, **params):
     try:
         out = op.forward(*arrays, **params)
     except (ValueError, IndexError, TypeError) as error:
-        shapes = ", ".join(str(a.shape) for a in arrays)
-        raise type(error)(f"{op.name} of shapes {shapes}: {error}") from error
-    if type(out) is not np.ndarray:
-        out = np.asarray(out)
-    result = Tensor._wrap(out)
-    if out.dtype.kind == "f" and is_grad_enabled():
-        needs = [t._requires_grad for t in inputs]
-        if True in needs:
-            op.inputs = inputs
-            op.versions = [t._vc[0] for t in inputs]
-            op.needs_input_grad = needs
-            op.seq = next(_sequence)
-            op.scope = current_scope()
-            if op.saves_inputs:
-                op.saved = arrays
-            if op.saves_output:
-                op.saved_output = out
-                op._output_counter = result._vc
-                op.output_version = 0
-            result.grad_fn = op
-            result._requires_grad = True
+        raise _forward_error(op, arrays, error) from error
+    result = _result(out)
+    state = _state
+    if state.anomaly:
+        anomaly.check_forward(op, arrays, result._data)
+    if state.enabled:
+        needs = tuple([t._requires_grad for t in inputs])
+        if True in needs and result._data.dtype.kind == "f":
+            _record(op, inputs, needs, tuple([t._vc[0] for t in inputs]), arrays, result, state)
     return result
+
+
+def apply1(op_cls, x, **params):
+    """``apply`` for one input."""
+    op = op_cls()
+    a = x._data
+    try:
+        out = op.forward(a, **params)
+    except (ValueError, IndexError, TypeError) as error:
+        raise _forward_error(op, (a,), error) from error
+    result = _result(out)
+    state = _state
+    if state.anomaly:
+        anomaly.check_forward(op, (a,), result._data)
+    if x._requires_grad and state.enabled and result._data.dtype.kind == "f":
+        _record(op, (x,), (True,), (x._vc[0],), (a,), result, state)
+    return result
+
+
+def apply2(op_cls, x, y):
+    """``apply`` for two inputs and no parameters (the arithmetic operators)."""
+    op = op_cls()
+    a, b = x._data, y._data
+    try:
+        out = op.forward(a, b)
+    except (ValueError, IndexError, TypeError) as error:
+        raise _forward_error(op, (a, b), error) from error
+    if type(out) is not _ndarray:
+        out = _asarray(out)
+    result = _new(Tensor)  # _result(out), inlined
+    result._data, result._vc, result.grad_fn = out, [0], None
+    result.name = result._grad = result._history = result._released_as = None
+    result._requires_grad = result._retains_grad = False
+    state = _state
+    if state.anomaly:
+        anomaly.check_forward(op, (a, b), out)
+    rx, ry = x._requires_grad, y._requires_grad
+    if (rx or ry) and state.enabled and out.dtype.kind == "f":
+        op.inputs, op.needs_input_grad, op.versions = (x, y), (rx, ry), (x._vc[0], y._vc[0])
+        op.seq, op.scope, op.released = next(_sequence), state.scope, False
+        op.saved = (a, b) if op.saves_inputs else None
+        if op.saves_output:
+            op.saved_output, op._output_counter, op.output_version = out, result._vc, 0
+        else:
+            op.saved_output = None
+        result.grad_fn, result._requires_grad = op, True
+        if state.anomaly:
+            op.created_at = anomaly.user_stack()
+    return result
+
+
+def _result(out):
+    """The result Tensor around a forward's array (``Tensor._wrap``)."""
+    if type(out) is not _ndarray:
+        out = _asarray(out)
+    result = _new(Tensor)
+    result._data, result._vc, result.grad_fn = out, [0], None
+    result.name = result._grad = result._history = result._released_as = None
+    result._requires_grad = result._retains_grad = False
+    return result
+
+
+def _record(op, inputs, needs, versions, arrays, result, state):
+    """Make ``op`` the ``grad_fn`` of ``result``: the graph's edges, and what its rule needs saved."""
+    op.inputs, op.needs_input_grad, op.versions = inputs, needs, versions
+    op.seq, op.scope, op.released = next(_sequence), state.scope, False
+    op.saved = arrays if op.saves_inputs else None
+    if op.saves_output:
+        op.saved_output, op._output_counter, op.output_version = result._data, result._vc, 0
+    else:
+        op.saved_output = None
+    result.grad_fn, result._requires_grad = op, True
+    if state.anomaly:
+        op.created_at = anomaly.user_stack()
+
+
+def _forward_error(op, arrays, error):
+    shapes = ", ".join(str(getattr(a, "shape", type(a).__name__)) for a in arrays)
+    return type(error)(f"{op.name} of shapes {shapes}: {error}")
 
 
 def record_inplace(tensor, result):
@@ -130,35 +206,35 @@ def graph_inputs(node):
     return inputs
 
 
-def _parents(tensor):
-    node = tensor.grad_fn
-    if node is None:
-        return ()
-    return [t for t in graph_inputs(node) if t._requires_grad]
+def graph_nodes(roots):
+    """Every recorded op the ``roots`` depend on, latest first.
 
-
-def topological_order(roots):
-    """Every tensor that requires grad and that ``roots`` depend on, each listed after its inputs.
-
-    Iterative depth-first search: a chain of any length never hits Python's recursion limit.
+    Creation order is a topological order (an op can only read tensors that
+    already exist), so sorting by it replaces a depth-first search: no recursion,
+    whatever the depth.
     """
-    order, seen = [], set()
-    for root in roots:
-        if id(root) in seen:
-            continue
-        seen.add(id(root))
-        stack = [(root, iter(_parents(root)))]
-        while stack:
-            tensor, parents = stack[-1]
-            for parent in parents:
-                if id(parent) not in seen:
-                    seen.add(id(parent))
-                    stack.append((parent, iter(_parents(parent))))
-                    break
-            else:
-                stack.pop()
-                order.append(tensor)
-    return order
+    stack = [r.grad_fn for r in roots if r.grad_fn is not None]
+    seen = set(stack)
+    nodes = []
+    while stack:
+        node = stack.pop()
+        nodes.append(node)
+        inputs = node.inputs
+        for t in inputs:
+            if t._history is not None:
+                inputs = graph_inputs(node)
+                break
+        for t in inputs:
+            up = t.grad_fn
+            if up is not None and up not in seen:
+                seen.add(up)
+                stack.append(up)
+    nodes.sort(key=_creation, reverse=True)
+    return nodes
+
+
+def _creation(node):
+    return node.seq
 
 
 def _check_versions(node, inputs):
@@ -202,16 +278,27 @@ def _let_go_of_intermediates(nodes):
     """Point released ops at placeholders of their big intermediate inputs, so those arrays are
     freed (unless you hold the tensors) while the graph's structure stays for drawing, as in PyTorch."""
     for node in nodes:
-        if any(_worth_freeing(t) for t in node.inputs):
-            node.inputs = tuple(_placeholder(t) if _worth_freeing(t) else t for t in node.inputs)
+        node.inputs = tuple(_placeholder(t) if _worth_freeing(t) else t for t in node.inputs)
 
 
-def _accumulate(tensor, g, create_graph, owned=False):
-    """Add ``g`` into ``tensor.grad``. ``g`` is copied the first time unless ``owned`` (fresh and unshared)."""
+def _output_tensor(node):
+    """A tensor standing for the op's output (ops don't point to their outputs: no cycles)."""
+    out = Tensor._wrap(node.saved_output)
+    out._vc, out.grad_fn, out._requires_grad = node._output_counter, node, True
+    return out
+
+
+_getrefcount = sys.getrefcount
+_UNSHARED_REFS = _getrefcount([]) + 2  # the entry's list, the loop variable and the call's argument
+
+
+def _accumulate(tensor, g, create_graph, unshared):
+    """Add ``g`` into ``tensor.grad``. ``g`` becomes the grad without a copy only if ``unshared``
+    (a fresh array nothing else refers to: PyTorch's AccumulateGrad steals it the same way)."""
     if create_graph:
         tensor._grad = g if tensor._grad is None else tensor._grad + g
     elif tensor._grad is None:
-        tensor._grad = Tensor._wrap(g if owned else np.array(g, dtype=tensor.dtype))
+        tensor._grad = Tensor._wrap(g if unshared else np.array(g, dtype=tensor.dtype))
     else:
         grad = tensor._grad
         if grad._requires_grad or not grad._data.flags.writeable:
@@ -228,53 +315,67 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
     into ``.grad``. With ``capture`` (a list of tensors), nothing's ``.grad`` is
     touched and the gradients of those tensors are returned (``None`` where no
     path leads to them); only the part of the graph leading to them is walked.
+
+    Gradients of intermediate tensors are kept per op (the op that produced the
+    tensor), those of leaves per tensor; an op runs its rule once the gradient of
+    its output is complete, which walking ops latest-first guarantees.
     """
-    order = topological_order(roots)
-    wanted = None
-    if capture is not None:
-        targets = {id(t) for t in capture}
-        wanted = set()
-        for t in order:  # inputs come first, so a tensor's parents are decided before it
-            if id(t) in targets or any(id(p) in wanted for p in _parents(t)):
-                wanted.add(id(t))
-        captured = {}
     xp = array_math
     if create_graph:
         from . import functions as xp
 
-    grads = {}
+    nodes = graph_nodes(roots)
+    grads = {}        # op -> gradient of its output, summed over the paths seen so far
+    leaves = {}       # id(leaf) -> [leaf, gradient]
+    keep = {}         # op -> tensors whose .grad (or captured gradient) is that op's output gradient
+    targets = wanted = None
+    if capture is not None:
+        targets = {id(t) for t in capture}
+        for t in capture:
+            if t.grad_fn is not None:
+                keep.setdefault(t.grad_fn, []).append(t)
+        wanted = set()
+        for node in reversed(nodes):  # inputs come first: a node's inputs are decided before it
+            if any(id(t) in targets or t.grad_fn in wanted for t in graph_inputs(node)):
+                wanted.add(node)
+
     for root, g in zip(roots, root_grads):
-        grads[id(root)] = g if id(root) not in grads else grads[id(root)] + g
-    # How many inputs each gradient array was handed to: an array a rule made (not a view, not
-    # the user's) that went to one input only can become a leaf's .grad without a copy.
-    handed = {id(g): 2 for g in root_grads}
-    released = []
+        node = root.grad_fn
+        if node is None:
+            entry = leaves.setdefault(id(root), [root, None])
+            entry[1] = g if entry[1] is None else entry[1] + g
+        else:
+            grads[node] = grads[node] + g if node in grads else g
+            if root._retains_grad and capture is None:
+                keep.setdefault(node, []).append(root)
+    to_free = []
 
     with set_grad_enabled(create_graph):
-        for tensor in reversed(order):
-            g = grads.pop(id(tensor), None)
+        for node in nodes:
+            g = grads.pop(node, None)
             if g is None:
                 continue
-            node = tensor.grad_fn
-            if capture is not None:
-                if id(tensor) in targets:
-                    captured[id(tensor)] = g
-            elif node is None:
-                owned = type(g) is np.ndarray and g.base is None and handed.get(id(g), 0) == 1
-                _accumulate(tensor, g, create_graph, owned)
-            elif tensor._retains_grad:
-                _accumulate(tensor, g, create_graph)
-            if node is None:
+            if keep and node in keep:
+                for t in keep[node]:
+                    if capture is None:
+                        _accumulate(t, g, create_graph, False)
+                    else:
+                        leaves[id(t)] = [t, g]
+            if wanted is not None and node not in wanted:
                 continue
             if node.released:
                 raise RuntimeError(BACKWARD_TWICE.format(node=repr(node)[1:-1]))
-            inputs = graph_inputs(node)
+            inputs = node.inputs
+            for x in inputs:
+                if x._history is not None:
+                    inputs = graph_inputs(node)
+                    break
             _check_versions(node, inputs)
             if create_graph:
                 if not node.twice_differentiable:
                     raise NotImplementedError(NOT_TWICE_DIFFERENTIABLE.format(name=node.name, node=repr(node)[1:-1]))
                 xs = inputs if node.saves_inputs else (None,) * len(inputs)
-                out = tensor if node.saves_output else None
+                out = _output_tensor(node) if node.saves_output else None
                 _set_differentiating_rule(node)
                 try:
                     input_grads = node.vjp(xp, g, *xs, out=out)
@@ -282,31 +383,50 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
                     _set_differentiating_rule(None)
             else:
                 xs = node.saved if node.saves_inputs else (None,) * len(inputs)
-                out = node.saved_output if node.saves_output else None
-                input_grads = node.vjp(xp, g, *xs, out=out)
+                input_grads = node.vjp(xp, g, *xs, out=node.saved_output)
             if type(input_grads) is not tuple:
                 input_grads = (input_grads,)
+            if _state.anomaly:
+                anomaly.check_backward(node, g, input_grads)
+            big_intermediate = False
             for x, gx in zip(inputs, input_grads):
-                if gx is None or not x._requires_grad or (wanted is not None and id(x) not in wanted):
+                if gx is None or not x._requires_grad:
+                    continue
+                up = x.grad_fn
+                if wanted is not None and id(x) not in targets and up not in wanted:
                     continue
                 data = x._data
                 if gx.shape != data.shape:
                     gx = xp.sum_to(gx, data.shape)
                 if gx.dtype != data.dtype:
                     gx = gx.astype(data.dtype)
-                key = id(x)
-                if key in grads:
-                    grads[key] = grads[key] + gx
+                if up is None:
+                    entry = leaves.get(id(x))
+                    if entry is None:
+                        leaves[id(x)] = [x, gx]
+                    else:
+                        entry[1] = entry[1] + gx
                 else:
-                    grads[key] = gx
-                    handed[id(gx)] = handed.get(id(gx), 0) + 1
+                    grads[up] = grads[up] + gx if up in grads else gx
+                    if x._retains_grad and capture is None:
+                        kept = keep.setdefault(up, [])
+                        if x not in kept:
+                            kept.append(x)
+                    if data.nbytes >= FREE_FROM_BYTES:
+                        big_intermediate = True
             if not retain_graph:
                 release(node)
-                released.append(node)
+                if big_intermediate:
+                    to_free.append(node)
+        g = gx = input_grads = None  # drop the last references: leaves may take their arrays as is
 
-    _let_go_of_intermediates(released)  # after the loop: every retained .grad is final by now
+    _let_go_of_intermediates(to_free)  # after the loop: every retained .grad is final by now
     if capture is not None:
-        return [captured.get(id(t)) for t in capture]
+        return [leaves[id(t)][1] if id(t) in leaves else None for t in capture]
+    for entry in leaves.values():
+        tensor, g = entry
+        unshared = type(g) is np.ndarray and g.base is None and _getrefcount(g) <= _UNSHARED_REFS
+        _accumulate(tensor, g, create_graph, unshared)
     return None
 
 

@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from . import ops
-from .engine import apply
+from .engine import apply, apply1, apply2
 from .tensor import Tensor, _raw, normalize_index
 
 _NUMBER = (bool, int, float, np.generic)
@@ -20,14 +20,34 @@ def as_tensor(x, like=None):
     if isinstance(x, Tensor):
         return x
     if like is not None and isinstance(x, _NUMBER):
-        value = x.item() if isinstance(x, np.generic) else x
-        return Tensor._wrap(np.asarray(value, dtype=np.result_type(like._data, value)))
+        return constant(x, like)
     return Tensor._wrap(np.asarray(x))
+
+
+_CONSTANTS = {}  # (type, value, dtype of the tensor next to it) -> read-only 0-d array
+_MAX_CONSTANTS = 4096
+
+
+def constant(value, like):
+    """The number ``value`` as a 0-d tensor of the dtype numpy gives ``like``'s data op ``value``
+    (a float32 tensor times 0.5 stays float32). Its array is cached: loops reuse their constants."""
+    key = (type(value), value, like._data.dtype)
+    array = _CONSTANTS.get(key)
+    if array is None:
+        number = value.item() if isinstance(value, np.generic) else value
+        array = np.asarray(number, dtype=np.result_type(like._data, number))
+        if value == 0 or value != value:  # -0.0 == 0.0 and nan != nan as dict keys: don't cache them
+            return Tensor._wrap(array)
+        array.flags.writeable = False
+        if len(_CONSTANTS) >= _MAX_CONSTANTS:
+            _CONSTANTS.clear()
+        _CONSTANTS[key] = array
+    return Tensor._wrap(array)
 
 
 def _operands(x, y):
     if isinstance(x, Tensor):
-        return x, as_tensor(y, x)
+        return x, (y if isinstance(y, Tensor) else as_tensor(y, x))
     if isinstance(y, Tensor):
         return as_tensor(x, y), y
     return as_tensor(x), as_tensor(y)
@@ -49,37 +69,37 @@ def _axis(axis):
 
 def add(x, y):
     """x + y, broadcasting."""
-    return apply(ops.Add, *_operands(x, y))
+    return apply2(ops.Add, *_operands(x, y))
 
 
 def sub(x, y):
     """x − y, broadcasting."""
-    return apply(ops.Sub, *_operands(x, y))
+    return apply2(ops.Sub, *_operands(x, y))
 
 
 def mul(x, y):
     """x ⊙ y (elementwise), broadcasting."""
-    return apply(ops.Mul, *_operands(x, y))
+    return apply2(ops.Mul, *_operands(x, y))
 
 
 def div(x, y):
     """x / y (true division), broadcasting."""
-    return apply(ops.Div, *_operands(x, y))
+    return apply2(ops.Div, *_operands(x, y))
 
 
 def neg(x):
     """−x."""
-    return apply(ops.Neg, as_tensor(x))
+    return apply1(ops.Neg, as_tensor(x))
 
 
 def pow(x, y):
     """xʸ with a tensor or number on either side."""
-    return apply(ops.Pow, *_operands(x, y))
+    return apply2(ops.Pow, *_operands(x, y))
 
 
 def matmul(x, y):
     """Matrix product with numpy's rules: 1-d operands are vectors, leading axes are batch axes."""
-    return apply(ops.Matmul, *_operands(x, y))
+    return apply2(ops.Matmul, *_operands(x, y))
 
 
 # --------------------------------------------------------------------------- elementwise
@@ -87,52 +107,52 @@ def matmul(x, y):
 
 def exp(x):
     """eˣ."""
-    return apply(ops.Exp, as_tensor(x))
+    return apply1(ops.Exp, as_tensor(x))
 
 
 def log(x):
     """Natural logarithm."""
-    return apply(ops.Log, as_tensor(x))
+    return apply1(ops.Log, as_tensor(x))
 
 
 def sqrt(x):
     """√x."""
-    return apply(ops.Sqrt, as_tensor(x))
+    return apply1(ops.Sqrt, as_tensor(x))
 
 
 def sin(x):
     """sin x."""
-    return apply(ops.Sin, as_tensor(x))
+    return apply1(ops.Sin, as_tensor(x))
 
 
 def cos(x):
     """cos x."""
-    return apply(ops.Cos, as_tensor(x))
+    return apply1(ops.Cos, as_tensor(x))
 
 
 def tanh(x):
     """tanh x."""
-    return apply(ops.Tanh, as_tensor(x))
+    return apply1(ops.Tanh, as_tensor(x))
 
 
 def sigmoid(x):
     """σ(x) = 1 / (1 + e⁻ˣ), computed without overflow."""
-    return apply(ops.Sigmoid, as_tensor(x))
+    return apply1(ops.Sigmoid, as_tensor(x))
 
 
 def softplus(x):
     """ln(1 + eˣ), a smooth relu; stable for large |x|. Its derivative is σ(x)."""
-    return apply(ops.Softplus, as_tensor(x))
+    return apply1(ops.Softplus, as_tensor(x))
 
 
 def relu(x):
     """max(x, 0); its derivative at 0 is taken as 0."""
-    return apply(ops.Relu, as_tensor(x))
+    return apply1(ops.Relu, as_tensor(x))
 
 
 def abs(x):
     """|x|; its derivative at 0 is taken as 0."""
-    return apply(ops.Abs, as_tensor(x))
+    return apply1(ops.Abs, as_tensor(x))
 
 
 def sign(x):
@@ -142,17 +162,17 @@ def sign(x):
 
 def maximum(x, y):
     """Elementwise larger of x and y; at ties each gets half the gradient."""
-    return apply(ops.Maximum, *_operands(x, y))
+    return apply2(ops.Maximum, *_operands(x, y))
 
 
 def minimum(x, y):
     """Elementwise smaller of x and y; at ties each gets half the gradient."""
-    return apply(ops.Minimum, *_operands(x, y))
+    return apply2(ops.Minimum, *_operands(x, y))
 
 
 def clip(x, min=None, max=None):
     """x limited to [min, max] (numbers; None for no bound). The gradient passes inside the closed interval."""
-    return apply(ops.Clip, as_tensor(x), lo=min, hi=max)
+    return apply1(ops.Clip, as_tensor(x), lo=min, hi=max)
 
 
 def where(condition, x, y):
@@ -163,7 +183,7 @@ def where(condition, x, y):
 
 def astype(x, dtype):
     """x converted to ``dtype`` (differentiable between float types)."""
-    return apply(ops.Cast, as_tensor(x), dtype=dtype)
+    return apply1(ops.Cast, as_tensor(x), dtype=dtype)
 
 
 # --------------------------------------------------------------------------- reductions
@@ -171,7 +191,7 @@ def astype(x, dtype):
 
 def sum(x, axis=None, keepdims=False):
     """Sum over ``axis`` (int, tuple or None for all)."""
-    return apply(ops.Sum, as_tensor(x), axis=_axis(axis), keepdims=keepdims)
+    return apply1(ops.Sum, as_tensor(x), axis=_axis(axis), keepdims=keepdims)
 
 
 def _count(shape, axis):
@@ -196,12 +216,12 @@ def var(x, axis=None, ddof=0, keepdims=False):
 
 def max(x, axis=None, keepdims=False):
     """Maximum over ``axis``; tied maxima share the gradient evenly."""
-    return apply(ops.Max, as_tensor(x), axis=_axis(axis), keepdims=keepdims)
+    return apply1(ops.Max, as_tensor(x), axis=_axis(axis), keepdims=keepdims)
 
 
 def min(x, axis=None, keepdims=False):
     """Minimum over ``axis``; tied minima share the gradient evenly."""
-    return apply(ops.Min, as_tensor(x), axis=_axis(axis), keepdims=keepdims)
+    return apply1(ops.Min, as_tensor(x), axis=_axis(axis), keepdims=keepdims)
 
 
 def argmax(x, axis=None, keepdims=False):
@@ -216,17 +236,17 @@ def argmin(x, axis=None, keepdims=False):
 
 def logsumexp(x, axis=None, keepdims=False):
     """ln Σ eˣ over ``axis``, stable for large and small inputs."""
-    return apply(ops.LogSumExp, as_tensor(x), axis=_axis(axis), keepdims=keepdims)
+    return apply1(ops.LogSumExp, as_tensor(x), axis=_axis(axis), keepdims=keepdims)
 
 
 def softmax(x, axis=-1):
     """e^xᵢ / Σⱼ e^xⱼ along ``axis`` (default: the last), stable for large inputs."""
-    return apply(ops.Softmax, as_tensor(x), axis=axis)
+    return apply1(ops.Softmax, as_tensor(x), axis=axis)
 
 
 def log_softmax(x, axis=-1):
     """xᵢ − ln Σⱼ e^xⱼ along ``axis`` (default: the last), stable for large inputs."""
-    return apply(ops.LogSoftmax, as_tensor(x), axis=axis)
+    return apply1(ops.LogSoftmax, as_tensor(x), axis=axis)
 
 
 # --------------------------------------------------------------------------- shape
@@ -242,13 +262,13 @@ def reshape(x, shape):
     """x with a new shape (one axis may be -1)."""
     x = as_tensor(x)
     shape = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
-    return _shares_version(apply(ops.Reshape, x, shape=shape), x)
+    return _shares_version(apply1(ops.Reshape, x, shape=shape), x)
 
 
 def transpose(x, axes=None):
     """x with its axes permuted (reversed when ``axes`` is None)."""
     x = as_tensor(x)
-    return _shares_version(apply(ops.Transpose, x, axes=axes), x)
+    return _shares_version(apply1(ops.Transpose, x, axes=axes), x)
 
 
 def swapaxes(x, axis1, axis2):
@@ -283,7 +303,7 @@ def flatten(x):
 def broadcast_to(x, shape):
     """x broadcast to ``shape`` (a read-only view)."""
     x = as_tensor(x)
-    return _shares_version(apply(ops.BroadcastTo, x, shape=tuple(shape)), x)
+    return _shares_version(apply1(ops.BroadcastTo, x, shape=tuple(shape)), x)
 
 
 def sum_to(x, shape):
@@ -291,19 +311,19 @@ def sum_to(x, shape):
     x = as_tensor(x)
     if x.shape == tuple(shape):
         return x
-    return apply(ops.SumTo, x, shape=tuple(shape))
+    return apply1(ops.SumTo, x, shape=tuple(shape))
 
 
 def getitem(x, index):
     """x[index] for ints, slices, None, Ellipsis, boolean masks and integer arrays."""
     x, index = as_tensor(x), normalize_index(index)
-    result = apply(ops.GetItem, x, index=index)
+    result = apply1(ops.GetItem, x, index=index)
     return _shares_version(result, x) if ops.is_basic_index(index) else result
 
 
 def scatter_add(g, index, shape):
     """Zeros of ``shape`` with ``g`` added at ``index`` (repeated indices accumulate)."""
-    return apply(ops.ScatterAdd, as_tensor(g), index=normalize_index(index), shape=tuple(shape))
+    return apply1(ops.ScatterAdd, as_tensor(g), index=normalize_index(index), shape=tuple(shape))
 
 
 def setitem(x, index, value):

@@ -8,12 +8,22 @@ import itertools
 import threading
 from typing import NamedTuple
 
-_state = threading.local()
+class _State(threading.local):
+    """Per-thread modes. The engine reads these attributes directly on every op (cheaper than calls)."""
+
+    def __init__(self):
+        self.enabled = True  # grad mode
+        self.rule = None     # the op whose derivative rule runs under create_graph
+        self.scope = ()      # the enclosing scope blocks
+        self.anomaly = False  # autodiff.detect_anomaly
+
+
+_state = _State()
 
 
 def is_grad_enabled() -> bool:
     """True when new operations on tensors that require grad are recorded."""
-    return getattr(_state, "enabled", True)
+    return _state.enabled
 
 
 def _set_enabled(mode: bool) -> None:
@@ -22,7 +32,7 @@ def _set_enabled(mode: bool) -> None:
 
 def differentiating_rule():
     """The op whose derivative rule is running under ``create_graph=True`` (None otherwise)."""
-    return getattr(_state, "rule", None)
+    return _state.rule
 
 
 def _set_differentiating_rule(node) -> None:
@@ -44,7 +54,7 @@ _calls = itertools.count(1)
 
 def current_scope() -> tuple:
     """The enclosing ``scope`` blocks (ScopeFrames), outermost first."""
-    return getattr(_state, "scope", ())
+    return _state.scope
 
 
 class scope:

@@ -42,21 +42,20 @@ class Op:
     ``needs_input_grad``, ``seq`` (creation order) and ``scope``.
     """
 
+    __slots__ = ("inputs", "versions", "needs_input_grad", "seq", "scope", "saved", "saved_output",
+                 "_output_counter", "output_version", "released", "created_at", "__weakref__")
+
     name = "op"
     saves_inputs = True   # vjp reads the input values
     saves_output = False  # vjp reads the output value
     frees = ()            # further attributes (arrays) forward kept for vjp, freed after backward
     twice_differentiable = True  # False for a rule written with raw numpy: create_graph then refuses it
-    saved = saved_output = None
 
     def forward(self, *xs, **params):
         raise NotImplementedError
 
     def vjp(self, xp, g, *xs, out):
         raise NotImplementedError
-
-    released = False
-    scope = ()
 
     # -- what the outside world may read (drawing, debugging) -------------------
     @property
@@ -74,10 +73,11 @@ class Op:
     @property
     def params(self):
         """The op's non-tensor arguments (axis, shape, index...), without the arrays saved for backward."""
-        hidden = {"inputs", "versions", "needs_input_grad", "saved", "saved_output",
-                  "output_version", "released", "seq", "scope"}
-        return {k: v for k, v in vars(self).items()
-                if k not in hidden and not k.startswith("_") and not isinstance(v, np.ndarray)}
+        names = [n for cls in reversed(type(self).__mro__) if cls is not Op
+                 for n in cls.__dict__.get("__slots__", ()) if not n.startswith("_")]
+        values = {n: getattr(self, n) for n in names if hasattr(self, n)}
+        values.update((k, v) for k, v in getattr(self, "__dict__", {}).items() if not k.startswith("_"))
+        return {k: v for k, v in values.items() if not isinstance(v, np.ndarray)}
 
     def __repr__(self):
         return f"<{type(self).__name__}Backward>"
@@ -164,6 +164,8 @@ array_math = SimpleNamespace(
 class Add(Op):
     """z = x + y.   ∂L/∂x = g,  ∂L/∂y = g"""
 
+    __slots__ = ()
+
     name, saves_inputs = "add", False
 
     def forward(self, x, y):
@@ -175,6 +177,8 @@ class Add(Op):
 
 class Sub(Op):
     """z = x − y.   ∂L/∂x = g,  ∂L/∂y = −g"""
+
+    __slots__ = ()
 
     name, saves_inputs = "sub", False
 
@@ -188,6 +192,8 @@ class Sub(Op):
 class Neg(Op):
     """z = −x.   ∂L/∂x = −g"""
 
+    __slots__ = ()
+
     name, saves_inputs = "neg", False
 
     def forward(self, x):
@@ -199,6 +205,8 @@ class Neg(Op):
 
 class Mul(Op):
     """z = x ⊙ y.   ∂L/∂x = g ⊙ y,  ∂L/∂y = g ⊙ x"""
+
+    __slots__ = ()
 
     name = "mul"
 
@@ -213,6 +221,8 @@ class Mul(Op):
 class Div(Op):
     """z = x / y.   ∂L/∂x = g / y,  ∂L/∂y = −g ⊙ x / y²"""
 
+    __slots__ = ()
+
     name = "div"
 
     def forward(self, x, y):
@@ -225,6 +235,8 @@ class Div(Op):
 
 class Pow(Op):
     """z = xʸ.   ∂L/∂x = g ⊙ y xʸ⁻¹,  ∂L/∂y = g ⊙ z ln x  (taken as 0 where x = 0, as PyTorch does)"""
+
+    __slots__ = ()
 
     name, saves_output = "pow", True
 
@@ -247,6 +259,8 @@ class Matmul(Op):
     the product and its gradient squeezed back; stacked batch axes are summed
     back by the engine).
     """
+
+    __slots__ = ()
 
     name = "matmul"
 
@@ -278,6 +292,8 @@ class Matmul(Op):
 class Exp(Op):
     """z = eˣ.   ∂L/∂x = g ⊙ z"""
 
+    __slots__ = ()
+
     name, saves_inputs, saves_output = "exp", False, True
 
     def forward(self, x):
@@ -289,6 +305,8 @@ class Exp(Op):
 
 class Log(Op):
     """z = ln x.   ∂L/∂x = g / x"""
+
+    __slots__ = ()
 
     name = "log"
 
@@ -302,6 +320,8 @@ class Log(Op):
 class Sqrt(Op):
     """z = √x.   ∂L/∂x = g / (2z)"""
 
+    __slots__ = ()
+
     name, saves_inputs, saves_output = "sqrt", False, True
 
     def forward(self, x):
@@ -313,6 +333,8 @@ class Sqrt(Op):
 
 class Sin(Op):
     """z = sin x.   ∂L/∂x = g ⊙ cos x"""
+
+    __slots__ = ()
 
     name = "sin"
 
@@ -326,6 +348,8 @@ class Sin(Op):
 class Cos(Op):
     """z = cos x.   ∂L/∂x = −g ⊙ sin x"""
 
+    __slots__ = ()
+
     name = "cos"
 
     def forward(self, x):
@@ -337,6 +361,8 @@ class Cos(Op):
 
 class Tanh(Op):
     """z = tanh x.   ∂L/∂x = g ⊙ (1 − z²)"""
+
+    __slots__ = ()
 
     name, saves_inputs, saves_output = "tanh", False, True
 
@@ -350,6 +376,8 @@ class Tanh(Op):
 class Sigmoid(Op):
     """z = σ(x) = 1 / (1 + e⁻ˣ).   ∂L/∂x = g ⊙ z (1 − z)"""
 
+    __slots__ = ()
+
     name, saves_inputs, saves_output = "sigmoid", False, True
 
     def forward(self, x):
@@ -361,6 +389,8 @@ class Sigmoid(Op):
 
 class Softplus(Op):
     """z = ln(1 + eˣ), computed without overflow or loss in the tails.   ∂L/∂x = g ⊙ σ(x)"""
+
+    __slots__ = ()
 
     name = "softplus"
 
@@ -374,6 +404,8 @@ class Softplus(Op):
 class Relu(Op):
     """z = max(x, 0).   ∂L/∂x = g ⊙ [x > 0]  (relu'(0) = 0)"""
 
+    __slots__ = ()
+
     name = "relu"
 
     def forward(self, x):
@@ -386,6 +418,8 @@ class Relu(Op):
 class Abs(Op):
     """z = |x|.   ∂L/∂x = g ⊙ sign x  (abs'(0) = 0)"""
 
+    __slots__ = ()
+
     name = "abs"
 
     def forward(self, x):
@@ -397,6 +431,8 @@ class Abs(Op):
 
 class Maximum(Op):
     """z = max(x, y) elementwise.   g goes to the larger input; at ties each gets g/2."""
+
+    __slots__ = ('share',)
 
     name, saves_inputs, frees = "maximum", False, ("share",)
     pick = staticmethod(np.greater)
@@ -414,12 +450,16 @@ class Maximum(Op):
 class Minimum(Maximum):
     """z = min(x, y) elementwise.   g goes to the smaller input; at ties each gets g/2."""
 
+    __slots__ = ()
+
     name = "minimum"
     pick = staticmethod(np.less)
 
 
 class Clip(Op):
     """z = min(max(x, lo), hi).   ∂L/∂x = g inside the closed interval [lo, hi], 0 outside."""
+
+    __slots__ = ('lo', 'hi', 'inside')
 
     name, saves_inputs, frees = "clip", False, ("inside",)
 
@@ -442,6 +482,8 @@ class Clip(Op):
 class Where(Op):
     """z = x where cond else y.   ∂L/∂x = g ⊙ cond,  ∂L/∂y = g ⊙ ¬cond"""
 
+    __slots__ = ('cond',)
+
     name, saves_inputs, frees = "where", False, ("cond",)
 
     def forward(self, x, y, cond=None):
@@ -454,6 +496,8 @@ class Where(Op):
 
 class Cast(Op):
     """z = x converted to another dtype.   ∂L/∂x = g (the engine casts it back to x's dtype)."""
+
+    __slots__ = ('dtype',)
 
     name, saves_inputs = "astype", False
 
@@ -471,6 +515,8 @@ class Cast(Op):
 class Sum(Op):
     """z = Σ x over ``axis``.   ∂L/∂x = g broadcast back over the summed axes."""
 
+    __slots__ = ('axis', 'keepdims', 'input_shape')
+
     name, saves_inputs = "sum", False
 
     def forward(self, x, axis=None, keepdims=False):
@@ -483,6 +529,8 @@ class Sum(Op):
 
 class Max(Op):
     """z = max x over ``axis``.   g goes to the maximal elements, shared evenly at ties."""
+
+    __slots__ = ('axis', 'keepdims', 'input_shape', 'share')
 
     name, saves_inputs, frees = "max", False, ("share",)
     reduce = staticmethod(np.max)
@@ -502,12 +550,16 @@ class Max(Op):
 class Min(Max):
     """z = min x over ``axis``.   g goes to the minimal elements, shared evenly at ties."""
 
+    __slots__ = ()
+
     name = "min"
     reduce = staticmethod(np.min)
 
 
 class LogSumExp(Op):
     """z = ln Σ eˣ over ``axis`` (shifted by the max, so finite for x = ±1000).   ∂L/∂x = g ⊙ e^(x − z)"""
+
+    __slots__ = ('axis', 'keepdims', 'input_shape')
 
     name, saves_output = "logsumexp", True
 
@@ -526,6 +578,8 @@ class LogSumExp(Op):
 class Softmax(Op):
     """zᵢ = e^xᵢ / Σⱼ e^xⱼ along ``axis``.   ∂L/∂x = z ⊙ (g − Σ g ⊙ z)"""
 
+    __slots__ = ('axis',)
+
     name, saves_inputs, saves_output = "softmax", False, True
 
     def forward(self, x, axis=-1):
@@ -539,6 +593,8 @@ class Softmax(Op):
 
 class LogSoftmax(Op):
     """zᵢ = xᵢ − ln Σⱼ e^xⱼ along ``axis``.   ∂L/∂x = g − e^z Σ g"""
+
+    __slots__ = ('axis',)
 
     name, saves_inputs, saves_output = "log_softmax", False, True
 
@@ -557,6 +613,8 @@ class LogSoftmax(Op):
 class Reshape(Op):
     """z = x with a new shape.   ∂L/∂x = g reshaped to x's shape."""
 
+    __slots__ = ('input_shape', 'shape')
+
     name, saves_inputs = "reshape", False
 
     def forward(self, x, shape=None):
@@ -569,6 +627,8 @@ class Reshape(Op):
 
 class Transpose(Op):
     """z = x with its axes permuted.   ∂L/∂x = g with the inverse permutation."""
+
+    __slots__ = ('axes',)
 
     name, saves_inputs = "transpose", False
 
@@ -583,6 +643,8 @@ class Transpose(Op):
 class BroadcastTo(Op):
     """z = x broadcast to ``shape``.   ∂L/∂x = g summed over the broadcast axes."""
 
+    __slots__ = ('input_shape', 'shape')
+
     name, saves_inputs = "broadcast_to", False
 
     def forward(self, x, shape=None):
@@ -595,6 +657,8 @@ class BroadcastTo(Op):
 
 class SumTo(Op):
     """z = x summed down to ``shape`` (undoes broadcasting).   ∂L/∂x = g broadcast back to x's shape."""
+
+    __slots__ = ('input_shape', 'shape')
 
     name, saves_inputs = "sum_to", False
 
@@ -609,6 +673,8 @@ class SumTo(Op):
 class GetItem(Op):
     """z = x[index].   ∂L/∂x = zeros with g added at index (repeated indices accumulate)."""
 
+    __slots__ = ('index', 'input_shape')
+
     name, saves_inputs, frees = "getitem", False, ("index",)
 
     def forward(self, x, index=None):
@@ -622,6 +688,8 @@ class GetItem(Op):
 class ScatterAdd(Op):
     """z = zeros(shape) with x added at index.   ∂L/∂x = g[index]"""
 
+    __slots__ = ('index',)
+
     name, saves_inputs, frees = "scatter_add", False, ("index",)
 
     def forward(self, x, index=None, shape=None):
@@ -634,6 +702,8 @@ class ScatterAdd(Op):
 
 class SetItem(Op):
     """z = x with z[index] = v.   ∂L/∂x = g with zeros at index,  ∂L/∂v = g[index]"""
+
+    __slots__ = ('index', 'keep')
 
     name, saves_inputs, frees = "setitem", False, ("index", "keep")
 
@@ -651,6 +721,8 @@ class SetItem(Op):
 
 class Concatenate(Op):
     """z = [x₁, x₂, …] joined along ``axis``.   ∂L/∂xᵢ = the slice of g that xᵢ filled."""
+
+    __slots__ = ('axis', 'bounds')
 
     name, saves_inputs = "concatenate", False
 

@@ -5,6 +5,8 @@ import numpy as np
 
 from .grad_mode import differentiating_rule, is_grad_enabled
 
+_new = object.__new__
+
 NON_LEAF_GRAD = (
     "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
     "attribute won't be populated during backward(). If you indeed want the gradient for a "
@@ -47,17 +49,15 @@ class Tensor:
     require grad. The data is copied; ``autodiff.from_numpy`` shares it instead.
     """
 
-    # Defaults every instance shares until it sets its own (keeps creating results cheap).
-    grad_fn = None
-    """The recorded op that produced this tensor (None for leaves), PyTorch's ``grad_fn``."""
-    name = None
-    """A label for graph drawings and repr."""
-    _requires_grad = False
-    _grad = None
-    _retains_grad = False
-    _history = None
-    _freed = False        # True for a FreedTensor, which released ops keep instead of an intermediate
-    _released_as = None   # that FreedTensor, once made
+    __slots__ = ("_data", "_vc", "grad_fn", "name", "_requires_grad", "_grad", "_retains_grad",
+                 "_history", "_born", "_released_as", "__weakref__")
+    # grad_fn: the recorded op that produced this tensor (None for leaves), PyTorch's ``grad_fn``.
+    # name: a label for graph drawings and repr.
+    # _vc: the version counter, a one-element list shared with views.
+    # _history: {version: earlier self} once a recorded in-place op replaced this tensor's value.
+    # _born: (set with _history) the creation number of the op that first produced this tensor.
+    # _released_as: the FreedTensor that released ops keep in place of this intermediate.
+    _freed = False  # True for a FreedTensor
 
     def __init__(self, data, requires_grad=False, dtype=None, name=None):
         array = np.array(_raw(data), dtype=dtype)
@@ -67,6 +67,8 @@ class Tensor:
                 "numbers, numpy arrays or Tensors")
         self._data = array
         self._vc = [0]
+        self.grad_fn = self._grad = self._history = self._released_as = None
+        self._requires_grad = self._retains_grad = False
         self.name = name
         if requires_grad:
             self.requires_grad = True
@@ -74,9 +76,11 @@ class Tensor:
     @staticmethod
     def _wrap(array):
         """A Tensor around ``array`` as is (no copy, no checks): how operations make their results."""
-        t = object.__new__(Tensor)
+        t = _new(Tensor)
         t._data = array
         t._vc = [0]
+        t.grad_fn = t.name = t._grad = t._history = t._released_as = None
+        t._requires_grad = t._retains_grad = False
         return t
 
     # -- data and gradient -------------------------------------------------------------
@@ -255,30 +259,30 @@ class Tensor:
             extras.append(f"name={self.name!r}")
         return prefix + ", ".join([body] + extras) + ")"
 
-    # -- operators (the math lives in autodiff.functions) ------------------------------
+    # -- operators (rules in autodiff.ops; the common ones skip functions' wrappers: they are hot)
     def __add__(self, other):
-        return functions.add(self, other)
+        return apply2(ops.Add, self, other if isinstance(other, Tensor) else as_tensor(other, self))
 
     def __radd__(self, other):
-        return functions.add(other, self)
+        return apply2(ops.Add, as_tensor(other, self), self)
 
     def __sub__(self, other):
-        return functions.sub(self, other)
+        return apply2(ops.Sub, self, other if isinstance(other, Tensor) else as_tensor(other, self))
 
     def __rsub__(self, other):
-        return functions.sub(other, self)
+        return apply2(ops.Sub, as_tensor(other, self), self)
 
     def __mul__(self, other):
-        return functions.mul(self, other)
+        return apply2(ops.Mul, self, other if isinstance(other, Tensor) else as_tensor(other, self))
 
     def __rmul__(self, other):
-        return functions.mul(other, self)
+        return apply2(ops.Mul, as_tensor(other, self), self)
 
     def __truediv__(self, other):
-        return functions.div(self, other)
+        return apply2(ops.Div, self, other if isinstance(other, Tensor) else as_tensor(other, self))
 
     def __rtruediv__(self, other):
-        return functions.div(other, self)
+        return apply2(ops.Div, as_tensor(other, self), self)
 
     def __pow__(self, exponent):
         return functions.pow(self, exponent)
@@ -396,12 +400,14 @@ class FreedTensor(Tensor):
     ``.grad``, so the graph can still be walked and drawn, but no data.
     """
 
+    __slots__ = ("_shape", "_dtype")
     _freed = True
 
     def __init__(self, tensor):
         self._shape, self._dtype = tensor._data.shape, tensor._data.dtype
         self.grad_fn, self.name, self._grad = tensor.grad_fn, tensor.name, tensor._grad
         self._requires_grad, self._vc = True, tensor._vc
+        self._retains_grad, self._history, self._released_as = False, None, None
 
     shape = property(lambda self: self._shape)
     dtype = property(lambda self: self._dtype)
@@ -415,7 +421,9 @@ class FreedTensor(Tensor):
             "call backward(retain_graph=True) to keep them")
 
 
-from . import engine, functions  # noqa: E402  (they use Tensor)
+from . import engine, functions, ops  # noqa: E402  (they use Tensor)
+from .engine import apply2  # noqa: E402
+from .functions import as_tensor  # noqa: E402
 
 _UFUNCS = {
     np.add: functions.add, np.subtract: functions.sub, np.multiply: functions.mul,
