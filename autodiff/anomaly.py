@@ -11,7 +11,7 @@ import traceback
 
 import numpy as np
 
-from .grad_mode import _state
+from .grad_mode import _local
 
 
 class AnomalyError(RuntimeError):
@@ -87,12 +87,12 @@ class detect_anomaly:
         self.check_nan = bool(check_nan)
 
     def __enter__(self):
-        self._previous = _state.anomaly
-        _state.anomaly = self.check_nan
+        self._previous = _local.state.anomaly
+        _local.state.anomaly = self.check_nan
         return self
 
     def __exit__(self, *exc):
-        _state.anomaly = self._previous
+        _local.state.anomaly = self._previous
         return False
 
     def __call__(self, fn):
@@ -108,9 +108,9 @@ class detect_anomaly:
 
 def set_detect_anomaly(mode):
     """Turn anomaly detection on or off in this thread (PyTorch's ``torch.autograd.set_detect_anomaly``)."""
-    _state.anomaly = bool(mode)
+    _local.state.anomaly = bool(mode)
 
 
 def is_anomaly_enabled():
     """Whether anomaly detection is on in this thread."""
-    return _state.anomaly
+    return _local.state.anomaly

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from . import autograd
-from .tensor import Tensor
+from .tensor import Constant, Tensor
 
 try:
     import graphviz
@@ -78,14 +78,21 @@ class _Walk:
                 self.ops.append(op)
                 self.outputs.append([])
                 self.inputs.append(op.input_tensors)
-                stack.extend(reversed(self.inputs[j]))
+                stack.extend(x for x in reversed(self.inputs[j]) if type(x) is not Constant)
             self.outputs[j].append(i)
             self.producer[i] = j
         for j, inputs in enumerate(self.inputs):
-            self.inputs[j] = [index[id(x)] for x in inputs]
+            self.inputs[j] = [self._add_constant(x) if type(x) is Constant else index[id(x)] for x in inputs]
             for i in dict.fromkeys(self.inputs[j]):
                 self.consumers[i].append(j)
         self.roots = list(dict.fromkeys(index[id(r)] for r in roots))
+
+    def _add_constant(self, c):
+        """A shared constant (the 2 of ``x * 2``) is drawn once per use."""
+        self.tensors.append(c)
+        self.producer.append(None)
+        self.consumers.append([])
+        return len(self.tensors) - 1
 
 
 def _gradients(walk, roots):

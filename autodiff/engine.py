@@ -19,7 +19,7 @@ import numpy as np
 import sys
 
 from . import anomaly
-from .grad_mode import _set_differentiating_rule, _state, set_grad_enabled
+from .grad_mode import _local, _set_differentiating_rule, set_grad_enabled
 from .ops import array_math
 from .tensor import FreedTensor, Tensor
 
@@ -60,7 +60,7 @@ def apply(op_cls, *inputs, **params):
     except (ValueError, IndexError, TypeError) as error:
         raise _forward_error(op, arrays, error) from error
     result = _result(out)
-    state = _state
+    state = _local.state
     if state.anomaly:
         anomaly.check_forward(op, arrays, result._data)
     if state.enabled:
@@ -79,7 +79,7 @@ def apply1(op_cls, x, **params):
     except (ValueError, IndexError, TypeError) as error:
         raise _forward_error(op, (a,), error) from error
     result = _result(out)
-    state = _state
+    state = _local.state
     if state.anomaly:
         anomaly.check_forward(op, (a,), result._data)
     if x._requires_grad and state.enabled and result._data.dtype.kind == "f":
@@ -101,7 +101,7 @@ def apply2(op_cls, x, y):
     result._data, result._vc, result.grad_fn = out, [0], None
     result.name = result._grad = result._history = result._released_as = None
     result._requires_grad = result._retains_grad = False
-    state = _state
+    state = _local.state
     if state.anomaly:
         anomaly.check_forward(op, (a, b), out)
     rx, ry = x._requires_grad, y._requires_grad
@@ -238,6 +238,7 @@ def _creation(node):
 
 
 def _check_versions(node, inputs):
+    """Raise if an array the op saved was changed in place since (backward checks cheaply first)."""
     if node.saves_inputs:
         for i, (t, then) in enumerate(zip(inputs, node.versions)):
             if t._vc[0] != then:
@@ -350,6 +351,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
                 keep.setdefault(node, []).append(root)
     to_free = []
 
+    anomalies = _local.state.anomaly
     with set_grad_enabled(create_graph):
         for node in nodes:
             g = grads.pop(node, None)
@@ -370,7 +372,12 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
                 if x._history is not None:
                     inputs = graph_inputs(node)
                     break
-            _check_versions(node, inputs)
+            if node.saves_inputs:
+                for x, then in zip(inputs, node.versions):
+                    if x._vc[0] != then:
+                        _check_versions(node, inputs)
+            if node.saves_output and node._output_counter[0] != node.output_version:
+                _check_versions(node, inputs)
             if create_graph:
                 if not node.twice_differentiable:
                     raise NotImplementedError(NOT_TWICE_DIFFERENTIABLE.format(name=node.name, node=repr(node)[1:-1]))
@@ -386,7 +393,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
                 input_grads = node.vjp(xp, g, *xs, out=node.saved_output)
             if type(input_grads) is not tuple:
                 input_grads = (input_grads,)
-            if _state.anomaly:
+            if anomalies:
                 anomaly.check_backward(node, g, input_grads)
             big_intermediate = False
             for x, gx in zip(inputs, input_grads):
@@ -398,7 +405,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
                 data = x._data
                 if gx.shape != data.shape:
                     gx = xp.sum_to(gx, data.shape)
-                if gx.dtype != data.dtype:
+                if gx.dtype is not data.dtype and gx.dtype != data.dtype:
                     gx = gx.astype(data.dtype)
                 if up is None:
                     entry = leaves.get(id(x))
@@ -415,7 +422,10 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
                     if data.nbytes >= FREE_FROM_BYTES:
                         big_intermediate = True
             if not retain_graph:
-                release(node)
+                node.released = True  # release(node), inlined
+                node.saved = node.saved_output = None
+                for name in node.frees:
+                    setattr(node, name, None)
                 if big_intermediate:
                     to_free.append(node)
         g = gx = input_grads = None  # drop the last references: leaves may take their arrays as is

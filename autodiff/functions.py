@@ -10,7 +10,7 @@ import numpy as np
 
 from . import ops
 from .engine import apply, apply1, apply2
-from .tensor import Tensor, _raw, normalize_index
+from .tensor import Constant, Tensor, _raw, normalize_index
 
 _NUMBER = (bool, int, float, np.generic)
 
@@ -24,32 +24,44 @@ def as_tensor(x, like=None):
     return Tensor._wrap(np.asarray(x))
 
 
-_CONSTANTS = {}  # (type, value, dtype of the tensor next to it) -> read-only 0-d array
+_CONSTANTS = {}  # (value, type, dtype char of the tensor next to it) -> Constant
 _MAX_CONSTANTS = 4096
 
 
 def constant(value, like):
     """The number ``value`` as a 0-d tensor of the dtype numpy gives ``like``'s data op ``value``
-    (a float32 tensor times 0.5 stays float32). Its array is cached: loops reuse their constants."""
-    key = (type(value), value, like._data.dtype)
-    array = _CONSTANTS.get(key)
-    if array is None:
+    (a float32 tensor times 0.5 stays float32). Cached: loops reuse their constants."""
+    key = (value, type(value), like._data.dtype.char)
+    c = _CONSTANTS.get(key)
+    if c is None:
         number = value.item() if isinstance(value, np.generic) else value
         array = np.asarray(number, dtype=np.result_type(like._data, number))
-        if value == 0 or value != value:  # -0.0 == 0.0 and nan != nan as dict keys: don't cache them
-            return Tensor._wrap(array)
         array.flags.writeable = False
-        if len(_CONSTANTS) >= _MAX_CONSTANTS:
-            _CONSTANTS.clear()
-        _CONSTANTS[key] = array
-    return Tensor._wrap(array)
+        c = object.__new__(Constant)
+        c._data, c._vc, c.grad_fn = array, [0], None
+        c.name = c._grad = c._history = c._released_as = None
+        c._requires_grad = c._retains_grad = False
+        if value != 0 and value == value:  # as dict keys -0.0 == 0.0 and nan != nan: not cached
+            if len(_CONSTANTS) >= _MAX_CONSTANTS:
+                _CONSTANTS.clear()
+            _CONSTANTS[key] = c
+    return c
+
+
+def operand(value, like):
+    """``value`` as a Tensor to combine with the tensor ``like`` (the operators' fast path to ``as_tensor``)."""
+    try:
+        c = _CONSTANTS.get((value, type(value), like._data.dtype.char))
+    except TypeError:  # unhashable: a list or an array
+        c = None
+    return c if c is not None else as_tensor(value, like)
 
 
 def _operands(x, y):
     if isinstance(x, Tensor):
-        return x, (y if isinstance(y, Tensor) else as_tensor(y, x))
+        return x, (y if isinstance(y, Tensor) else operand(y, x))
     if isinstance(y, Tensor):
-        return as_tensor(x, y), y
+        return operand(x, y), y
     return as_tensor(x), as_tensor(y)
 
 

@@ -8,35 +8,47 @@ import itertools
 import threading
 from typing import NamedTuple
 
-class _State(threading.local):
-    """Per-thread modes. The engine reads these attributes directly on every op (cheaper than calls)."""
+class _State:
+    """One thread's modes. The engine reads them on every op: plain slots, not thread-local lookups."""
+
+    __slots__ = ("enabled", "rule", "scope", "anomaly")
 
     def __init__(self):
-        self.enabled = True  # grad mode
-        self.rule = None     # the op whose derivative rule runs under create_graph
-        self.scope = ()      # the enclosing scope blocks
+        self.enabled = True   # grad mode
+        self.rule = None      # the op whose derivative rule runs under create_graph
+        self.scope = ()       # the enclosing scope blocks
         self.anomaly = False  # autodiff.detect_anomaly
 
 
-_state = _State()
+class _PerThread(threading.local):
+    def __init__(self):
+        self.state = _State()  # runs once in each thread that touches it
+
+
+_local = _PerThread()
+
+
+def _thread_state() -> _State:
+    """This thread's modes."""
+    return _local.state
 
 
 def is_grad_enabled() -> bool:
     """True when new operations on tensors that require grad are recorded."""
-    return _state.enabled
+    return _local.state.enabled
 
 
 def _set_enabled(mode: bool) -> None:
-    _state.enabled = bool(mode)
+    _local.state.enabled = bool(mode)
 
 
 def differentiating_rule():
     """The op whose derivative rule is running under ``create_graph=True`` (None otherwise)."""
-    return _state.rule
+    return _local.state.rule
 
 
 def _set_differentiating_rule(node) -> None:
-    _state.rule = node
+    _local.state.rule = node
 
 
 class ScopeFrame(NamedTuple):
@@ -54,7 +66,7 @@ _calls = itertools.count(1)
 
 def current_scope() -> tuple:
     """The enclosing ``scope`` blocks (ScopeFrames), outermost first."""
-    return _state.scope
+    return _local.state.scope
 
 
 class scope:
@@ -72,11 +84,11 @@ class scope:
 
     def __enter__(self):
         self._outer = current_scope()
-        _state.scope = self._outer + (ScopeFrame(self.name, next(_calls)),)
+        _local.state.scope = self._outer + (ScopeFrame(self.name, next(_calls)),)
         return self
 
     def __exit__(self, *exc):
-        _state.scope = self._outer
+        _local.state.scope = self._outer
         return False
 
 

@@ -261,28 +261,28 @@ class Tensor:
 
     # -- operators (rules in autodiff.ops; the common ones skip functions' wrappers: they are hot)
     def __add__(self, other):
-        return apply2(ops.Add, self, other if isinstance(other, Tensor) else as_tensor(other, self))
+        return apply2(ops.Add, self, other if isinstance(other, Tensor) else operand(other, self))
 
     def __radd__(self, other):
-        return apply2(ops.Add, as_tensor(other, self), self)
+        return apply2(ops.Add, operand(other, self), self)
 
     def __sub__(self, other):
-        return apply2(ops.Sub, self, other if isinstance(other, Tensor) else as_tensor(other, self))
+        return apply2(ops.Sub, self, other if isinstance(other, Tensor) else operand(other, self))
 
     def __rsub__(self, other):
-        return apply2(ops.Sub, as_tensor(other, self), self)
+        return apply2(ops.Sub, operand(other, self), self)
 
     def __mul__(self, other):
-        return apply2(ops.Mul, self, other if isinstance(other, Tensor) else as_tensor(other, self))
+        return apply2(ops.Mul, self, other if isinstance(other, Tensor) else operand(other, self))
 
     def __rmul__(self, other):
-        return apply2(ops.Mul, as_tensor(other, self), self)
+        return apply2(ops.Mul, operand(other, self), self)
 
     def __truediv__(self, other):
-        return apply2(ops.Div, self, other if isinstance(other, Tensor) else as_tensor(other, self))
+        return apply2(ops.Div, self, other if isinstance(other, Tensor) else operand(other, self))
 
     def __rtruediv__(self, other):
-        return apply2(ops.Div, as_tensor(other, self), self)
+        return apply2(ops.Div, operand(other, self), self)
 
     def __pow__(self, exponent):
         return functions.pow(self, exponent)
@@ -393,6 +393,25 @@ class Tensor:
         return Tensor._wrap(result) if isinstance(result, np.ndarray) else result
 
 
+class Constant(Tensor):
+    """A number that met a tensor in an operation (the 2 of ``x * 2``), as a read-only 0-d tensor.
+
+    ``autodiff.functions.constant`` caches them: every op that used the same
+    number next to the same dtype shares one. Drawings show one per use.
+    """
+
+    __slots__ = ()
+
+    @property
+    def requires_grad(self):
+        return False
+
+    @requires_grad.setter
+    def requires_grad(self, flag):
+        if flag:
+            raise RuntimeError("a constant an operation created cannot require grad; make the number a Tensor")
+
+
 class FreedTensor(Tensor):
     """What a released graph keeps of an intermediate tensor whose values backward freed.
 
@@ -423,7 +442,7 @@ class FreedTensor(Tensor):
 
 from . import engine, functions, ops  # noqa: E402  (they use Tensor)
 from .engine import apply2  # noqa: E402
-from .functions import as_tensor  # noqa: E402
+from .functions import operand  # noqa: E402
 
 _UFUNCS = {
     np.add: functions.add, np.subtract: functions.sub, np.multiply: functions.mul,
