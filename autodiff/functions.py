@@ -256,6 +256,22 @@ def softmax(x, axis=-1):
     return apply1(ops.Softmax, as_tensor(x), axis=axis)
 
 
+def linear(x, weight, bias=None):
+    """x Wᵀ + b for x of shape (..., in), W of shape (out, in) and b of shape (out,), as one op."""
+    x, weight = as_tensor(x), as_tensor(weight)
+    if bias is None:
+        return apply(ops.Linear, x, weight)
+    return apply(ops.Linear, x, weight, as_tensor(bias))
+
+
+def cross_entropy(logits, labels):
+    """−log softmax(logits)[label] per row, for logits (N, C) and integer labels (N,) in [0, C).
+
+    The labels are not checked here (``nn.functional.cross_entropy`` checks them).
+    """
+    return apply1(ops.CrossEntropy, as_tensor(logits), labels=np.asarray(labels))
+
+
 def log_softmax(x, axis=-1):
     """xᵢ − ln Σⱼ e^xⱼ along ``axis`` (default: the last), stable for large inputs."""
     return apply1(ops.LogSoftmax, as_tensor(x), axis=axis)

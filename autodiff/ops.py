@@ -286,6 +286,36 @@ class Matmul(Op):
         return gx, gy
 
 
+class Linear(Op):
+    """z = x Wᵀ + b: a layer of neurons (Nielsen's zˡ = wˡaˡ⁻¹ + bˡ, one sample per row of x).
+
+    ∂L/∂x = g W,  ∂L/∂W = gᵀ x (summed over the samples),  ∂L/∂b = Σ g over the samples.
+    One op instead of transpose, matmul and add: the weight's gradient comes out in
+    the weight's own layout and the bias's without undoing a broadcast.
+    """
+
+    __slots__ = ()
+    name = "linear"
+
+    def forward(self, x, w, *b):
+        out = np.matmul(x, w.T)
+        if b:
+            if out.dtype == np.result_type(out, b[0]):
+                out += b[0]
+            else:
+                out = out + b[0]
+        return out
+
+    def vjp(self, xp, g, x, w, *b, out):
+        nx, nw = self.needs_input_grad[:2]
+        gx = xp.matmul(g, w) if nx else None
+        g2 = xp.reshape(g, (-1, g.shape[-1]))
+        gw = xp.matmul(_matrix_transpose(xp, g2), xp.reshape(x, (-1, x.shape[-1]))) if nw else None
+        if not b:
+            return gx, gw
+        return gx, gw, (g2.sum(axis=0) if self.needs_input_grad[2] else None)
+
+
 # --------------------------------------------------------------------------- elementwise
 
 
@@ -605,6 +635,38 @@ class LogSoftmax(Op):
 
     def vjp(self, xp, g, x, out):
         return g - xp.exp(out) * g.sum(axis=self.axis, keepdims=True)
+
+
+class CrossEntropy(Op):
+    """zₙ = −log softmax(xₙ)[yₙ] = ln Σⱼ e^xₙⱼ − xₙ,yₙ per row n, for integer labels y.
+
+    ∂L/∂xₙ = gₙ (softmax(xₙ) − onehot(yₙ)): the softmax computed forward is kept, so
+    backward is one multiply (Nielsen's δᴸ = aᴸ − y for softmax with log-likelihood).
+    """
+
+    __slots__ = ("labels", "probs")
+    name, frees = "cross_entropy", ("probs",)
+
+    def forward(self, x, labels=None):
+        self.labels = labels
+        shifted = x - np.max(x, axis=-1, keepdims=True)
+        e = np.exp(shifted)
+        total = np.sum(e, axis=-1, keepdims=True)
+        rows = np.arange(len(x))
+        out = np.log(total[:, 0]) - shifted[rows, labels]
+        e /= total
+        self.probs = e
+        return out
+
+    def vjp(self, xp, g, x, out):
+        rows = np.arange(len(self.labels))
+        if type(x) is np.ndarray:  # first order: the softmax kept from forward
+            gx = self.probs * g[:, None]
+            gx[rows, self.labels] -= g
+            return gx
+        onehot = np.zeros(x.shape, dtype=x.dtype)
+        onehot[rows, self.labels] = 1
+        return xp.reshape(g, (-1, 1)) * (xp.softmax(x, axis=-1) - onehot)
 
 
 # --------------------------------------------------------------------------- shape

@@ -19,8 +19,10 @@ _REDUCTIONS = ("mean", "sum", "none")
 
 
 def linear(x, weight, bias=None):
-    """y = x Wᵀ + b for a batch x of shape (N, in) and W of shape (out, in)."""
-    y = ad.matmul(x, weight.T)
+    """y = x Wᵀ + b for a batch x of shape (N, in) and W of shape (out, in) (one ``linear`` op)."""
+    if getattr(weight, "ndim", None) == 2 and (bias is None or getattr(bias, "shape", None) == weight.shape[:1]):
+        return ad.linear(x, weight, bias)
+    y = ad.matmul(x, weight.T)  # other shapes: numpy's broadcasting rules
     return y if bias is None else y + bias
 
 
@@ -66,8 +68,8 @@ def mse_loss(input, target, reduction="mean"):
 def cross_entropy(logits, labels, reduction="mean"):
     """−log softmax(logits)[label] per sample, for logits of shape (N, C) and integer labels of shape (N,).
 
-    Computed as −Σⱼ onehotⱼ · log_softmax(logits)ⱼ (stable for large logits); its
-    gradient with respect to the logits is softmax(logits) − onehot (per sample).
+    One op (``autodiff.cross_entropy``), stable for large logits; its gradient with
+    respect to the logits is softmax(logits) − onehot (per sample).
     """
     _check_reduction(reduction, "cross_entropy")
     logits = ad.as_tensor(logits)
@@ -85,14 +87,10 @@ def cross_entropy(logits, labels, reduction="mean"):
         raise ValueError(
             f"cross_entropy: labels must lie in [0, {classes}) for {classes} classes, "
             f"got values from {labels.min()} to {labels.max()}")
-    dtype = logits.dtype if logits.dtype.kind == "f" else np.float64
-    onehot = np.zeros((n, classes), dtype=dtype)
-    onehot[np.arange(n), labels] = 1
-    picked = log_softmax(logits, axis=1) * onehot  # multiplying by a one-hot is faster than fancy indexing
-    if reduction == "none":
-        return -picked.sum(axis=1)
-    total = picked.sum()
-    return total * (-1.0 / n) if reduction == "mean" else -total
+    if logits.dtype.kind != "f":
+        logits = logits.astype(np.float64)
+    losses = ad.cross_entropy(logits, labels)
+    return _reduce(losses, reduction)
 
 
 def binary_cross_entropy_with_logits(logits, targets, reduction="mean"):

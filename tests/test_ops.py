@@ -110,6 +110,11 @@ def _cases():
         ("concatenate-1", lambda x, y: ad.concatenate([x, y], axis=-1), [(2, 3), (2, 2)], None),
         ("stack", lambda x, y: ad.stack([x, y]), [(2, 3), (2, 3)], None),
         ("stack1", lambda x, y: ad.stack([x, y, x], axis=1), [(2, 3), (2, 3)], None),
+        ("linear", lambda x, w, b: ad.linear(x, w, b), [(5, 3), (4, 3), (4,)], None),
+        ("linear_no_bias", lambda x, w: ad.linear(x, w), [(5, 3), (4, 3)], None),
+        ("linear_vector", lambda x, w, b: ad.linear(x, w, b), [(3,), (4, 3), (4,)], None),
+        ("linear_batched", lambda x, w, b: ad.linear(x, w, b), [(2, 5, 3), (4, 3), (4,)], None),
+        ("cross_entropy", lambda x: ad.cross_entropy(x, np.array([2, 0, 3, 2])), [(4, 5)], None),
         ("inplace_add", _inplace_add, [(2, 3), (3,)], None),
         ("inplace_mul_setitem", _inplace_mul_setitem, [(2, 3), (3,)], None),
     ]
@@ -175,6 +180,23 @@ def test_every_primitive_op_has_a_case():
         "add", "sub", "neg", "mul", "div", "pow", "matmul", "exp", "log", "sqrt", "sin", "cos", "tanh",
         "sigmoid", "softplus", "relu", "abs", "maximum", "minimum", "clip", "where", "astype", "sum", "max", "min",
         "logsumexp", "softmax", "log_softmax", "reshape", "transpose", "broadcast_to", "sum_to",
-        "getitem", "scatter_add", "setitem", "concatenate",
+        "getitem", "scatter_add", "setitem", "concatenate", "linear", "cross_entropy",
     }
     assert primitives == covered
+
+
+def test_linear_and_cross_entropy_match_their_compositions():
+    rng = np.random.default_rng(1)
+    x, w, b = (ad.Tensor(rng.standard_normal(s), requires_grad=True) for s in [(6, 3), (4, 3), (4,)])
+    labels = np.array([0, 3, 1, 1, 2, 0])
+    fused = ad.cross_entropy(ad.linear(x, w, b), labels).mean()
+    fused.backward()
+    fused_grads = [t.grad.data for t in (x, w, b)]
+    for t in (x, w, b):
+        t.grad = None
+    logp = ad.log_softmax(x @ w.T + b, axis=1)
+    composed = -logp[np.arange(6), labels].mean()
+    composed.backward()
+    np.testing.assert_allclose(fused.data, composed.data, rtol=1e-12)
+    for got, t in zip(fused_grads, (x, w, b)):
+        np.testing.assert_allclose(got, t.grad.data, rtol=1e-12, atol=1e-15)
