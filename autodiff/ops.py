@@ -20,6 +20,7 @@ gradient (a rule may return ``None`` for the ones that don't).
 Composite operations (mean, var, stack, ...) are built from these in
 :mod:`autodiff.functions`.
 """
+import math
 from types import SimpleNamespace
 
 import numpy as np
@@ -149,11 +150,34 @@ def sigmoid(x):
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
+def _broadcast_to(x, shape):
+    """np.broadcast_to, but small results are filled copies: numpy's view costs microseconds to build."""
+    if x.shape == shape:
+        return x
+    if x.size == 1 and math.prod(shape) <= 1024:
+        return np.full(shape, x.reshape(()), dtype=x.dtype)
+    return np.broadcast_to(x, shape)
+
+
+def _expand_dims(x, axis):
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    ndim = x.ndim + len(axes)
+    axes = sorted(a % ndim for a in axes)
+    shape = list(x.shape)
+    for a in axes:
+        shape.insert(a, 1)
+    return x.reshape(shape)
+
+
+# numpy's own functions (np.reshape, np.transpose...) wrap the methods in Python: ~1 µs each.
 array_math = SimpleNamespace(
     exp=np.exp, log=np.log, sin=np.sin, cos=np.cos, sign=np.sign, where=np.where, sigmoid=sigmoid,
-    reshape=np.reshape, transpose=np.transpose, swapaxes=np.swapaxes,
-    expand_dims=np.expand_dims, squeeze=np.squeeze, matmul=np.matmul,
-    broadcast_to=np.broadcast_to, sum_to=sum_to, scatter_add=scatter_add,
+    reshape=lambda x, shape: x.reshape(shape),
+    transpose=lambda x, axes=None: x.transpose(axes),
+    swapaxes=lambda x, a, b: x.swapaxes(a, b),
+    expand_dims=_expand_dims,
+    squeeze=lambda x, axis=None: x.squeeze(axis),
+    matmul=np.matmul, broadcast_to=_broadcast_to, sum_to=sum_to, scatter_add=scatter_add,
 )
 """The namespace rules see in a first-order backward pass: numpy, plus ``sum_to`` and ``scatter_add``."""
 

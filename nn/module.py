@@ -28,6 +28,7 @@ class Parameter(ad.Tensor):
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 _calls = threading.local()  # {id(module): dotted name} while a root module's forward runs
+_structure = [0]  # bumped whenever any module gains or loses a sub-module: invalidates cached names
 
 
 class Module:
@@ -99,6 +100,7 @@ class Module:
         self._parameters.pop(name, None)
         self._remove_module(name)
         self._modules[name] = module
+        _structure[0] += 1
         object.__setattr__(self, name, module)
         object.__setattr__(module, "_parent", (weakref.ref(self), name))
         module._rename_parameters()
@@ -106,7 +108,10 @@ class Module:
     def _remove_module(self, name):
         """Unregister the sub-module ``name``; if this was its place, it becomes a root and its parameters are renamed."""
         module = self._modules.pop(name, None)
-        if module is None or module._parent is None:
+        if module is None:
+            return
+        _structure[0] += 1
+        if module._parent is None:
             return
         holder, place = module._parent
         if holder() is self and place == name:
@@ -132,6 +137,7 @@ class Module:
     def __getstate__(self):
         state = self.__dict__.copy()
         state["_parent"] = None  # a weak reference can't be copied or pickled: __setstate__ relinks
+        state.pop("_call_names", None)  # keyed by id(): meaningless in a copy
         return state
 
     def __setstate__(self, state):
@@ -205,7 +211,11 @@ class Module:
         """
         names = getattr(_calls, "names", None)
         if names is None:
-            _calls.names = {id(m): name for name, m in self.named_modules()}
+            cached = self.__dict__.get("_call_names")
+            if cached is None or cached[0] != _structure[0]:
+                cached = (_structure[0], {id(m): name for name, m in self.named_modules()})
+                object.__setattr__(self, "_call_names", cached)
+            _calls.names = cached[1]
             try:
                 with ad.scope(type(self).__name__):
                     return self.forward(*args, **kwargs)

@@ -137,8 +137,11 @@ class SGD(Optimizer):
 
     def _update(self, w, g, state, group):
         decay, mu = group["weight_decay"], group["momentum"]
+        owned = False  # g is a temporary of ours (not .grad, not the momentum buffer): scale it in place
         if decay:
-            g = g + decay * w
+            d = w * decay
+            d += g
+            g, owned = d, True
         if mu:
             buf = state.get("momentum_buffer")
             if buf is None:
@@ -146,7 +149,13 @@ class SGD(Optimizer):
             else:
                 buf *= mu
                 buf += g
-            g = g + mu * buf if group["nesterov"] else buf
+            if group["nesterov"]:
+                g, owned = g + mu * buf, True
+            else:
+                g, owned = buf, False
+        if owned:
+            g *= group["lr"]
+            return g
         return group["lr"] * g
 
 
