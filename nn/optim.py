@@ -175,18 +175,24 @@ class Adam(Optimizer):
         lr, decay, eps = group["lr"], group["weight_decay"], group["eps"]
         beta1, beta2 = group["betas"]
         if decay and not self.decoupled:
-            g = g + decay * w
+            d = w * decay
+            d += g
+            g = d
         if not state:
             state.update(step=0, exp_avg=np.zeros_like(w), exp_avg_sq=np.zeros_like(w))
         state["step"] += 1
         t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
+        scratch = np.multiply(g, 1 - beta1, dtype=w.dtype)  # the one temporary, reused below
         m *= beta1
-        m += (1 - beta1) * g
+        m += scratch
+        np.multiply(g, g, out=scratch)
+        scratch *= 1 - beta2
         v *= beta2
-        v += (1 - beta2) * (g * g)
-        denom = np.sqrt(v) / math.sqrt(1 - beta2**t)
+        v += scratch
+        denom = np.sqrt(v, out=scratch)
+        denom *= 1 / math.sqrt(1 - beta2**t)
         denom += eps
-        update = m / denom
+        update = np.divide(m, denom, out=scratch)
         update *= lr / (1 - beta1**t)
         if decay and self.decoupled:
             update += (lr * decay) * w
