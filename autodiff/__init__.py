@@ -8,7 +8,7 @@ gradients by the chain rule. The API follows PyTorch (``requires_grad``,
 
 Where things live: ``tensor`` (the Tensor), ``ops`` (every derivative rule),
 ``engine`` (the chain rule), ``functions`` (the differentiable functions),
-``grad_mode``, ``gradcheck``, ``autograd`` (PyTorch-style ``grad``),
+``grad_mode``, ``anomaly`` (``detect_anomaly``), ``gradcheck``, ``autograd`` (PyTorch-style ``grad``),
 ``transforms`` (``grad``, ``jacobian``, ``hessian``, ``hvp``), ``draw``
 (``draw_graph``), ``value`` (micrograd's Value).
 """
@@ -20,6 +20,7 @@ from .transforms import grad, hessian, hvp, jacobian, value_and_grad
 from .functions import *  # noqa: F401,F403
 from .functions import __all__ as _function_names
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, scope, set_grad_enabled
+from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .value import Value
 from .draw import Graph, draw_graph
@@ -30,6 +31,6 @@ int32, int64, bool_ = np.int32, np.int64, np.bool_
 __version__ = "0.1.0"
 __all__ = [
     "Tensor", "Value", "autograd", "grad", "value_and_grad", "jacobian", "hessian", "hvp", "no_grad", "enable_grad", "set_grad_enabled",
-    "is_grad_enabled", "scope", "gradcheck", "gradgradcheck", "GradcheckError",
+    "is_grad_enabled", "scope", "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled", "AnomalyError", "gradcheck", "gradgradcheck", "GradcheckError",
     "float16", "float32", "float64", "int32", "int64", "bool_", "draw_graph", "Graph",
 ] + list(_function_names)

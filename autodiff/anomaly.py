@@ -47,20 +47,24 @@ def _where(op):
 
 
 def check_forward(op, arrays, out):
-    """Raise if an input or the result of ``op`` has a NaN or an infinity."""
-    for i, a in enumerate(arrays):
-        bad = _bad(a)
+    """Raise if an input of ``op`` has a NaN, or its result a NaN or infinity its inputs did not have."""
+    found = [_bad(a) for a in arrays]
+    for i, (a, bad) in enumerate(zip(arrays, found)):
         if bad == "nan":  # infinities are legitimate inputs (exp(-inf) = 0); NaNs never are
             raise AnomalyError(
                 f"input {i} of {op.name} (shape {a.shape}) contains nan: it came into the graph so "
                 "(check the data you passed in, or run the code that made it under detect_anomaly)"
                 f"\nThe op was called at (most recent call last):\n{user_stack().rstrip()}")
     bad = _bad(out)
-    if bad is not None:
+    if bad == "nan" or (bad == "inf" and "inf" not in found):
+        rule = _local.state.rule
+        context = "" if rule is None else (
+            f" inside the derivative rule of {rule.name} ({rule!r}), which backward(create_graph=True) records")
         raise AnomalyError(
-            f"{op.name} produced {bad} in its output (shape {out.shape}) from finite inputs, e.g. "
-            "log or sqrt of a negative number, 0 * inf, inf - inf, or overflow"
-            f"\nThe op was called at (most recent call last):\n{user_stack().rstrip()}")
+            f"{op.name} produced {bad} in its output (shape {out.shape}) from inputs without any{context}, "
+            "e.g. log or sqrt of a negative number, log(0), 0 * inf, inf - inf, or overflow"
+            + (_where(rule) if rule is not None else
+               f"\nThe op was called at (most recent call last):\n{user_stack().rstrip()}"))
 
 
 def check_backward(op, g, input_grads):

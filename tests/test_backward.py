@@ -389,3 +389,68 @@ def test_tensors_you_hold_keep_their_values_and_retained_grads_after_backward():
     np.testing.assert_array_equal(h.data, [3.0, 6.0])
     (kept,) = {id(t): t for t in loss.grad_fn.input_tensors[0].grad_fn.input_tensors}.values()
     assert kept.name == "h" and kept._grad is h.grad
+
+
+def test_leaves_take_fresh_gradients_without_a_copy_but_never_a_shared_one():
+    x, y, w = (Tensor(np.ones(3), requires_grad=True) for _ in range(3))
+    (x + y + w * 2.0).sum().backward()  # add hands one array to both of its inputs
+    grads = [x.grad.data, y.grad.data, w.grad.data]
+    for i, a in enumerate(grads):
+        for b in grads[i + 1:]:
+            assert not np.shares_memory(a, b)
+    seen = []
+    g = np.ones(3)
+    z = Tensor(np.ones(3), requires_grad=True)
+    (z * 3.0).backward(g)  # the caller's gradient array: copied, not taken
+    seen.append(z.grad.data)
+    assert not np.shares_memory(seen[0], g)
+    np.testing.assert_array_equal(g, np.ones(3))
+
+
+def test_backward_leaves_the_cyclic_collector_as_it_found_it():
+    import gc
+
+    x = Tensor(np.ones(3), requires_grad=True)
+    assert gc.isenabled()
+    (x * 2.0).sum().backward()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        (x * 2.0).sum().backward()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    y = (x * 2.0).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="second time"):
+        y.backward()
+    assert gc.isenabled()
+
+
+def test_ops_run_latest_first_so_every_gradient_is_complete_before_its_rule_runs():
+    x = Tensor(2.0, requires_grad=True)
+    a = x * 3.0          # a feeds three later ops, created at different times
+    b = a * a
+    c = b + a
+    d = ad.exp(a * 0.1) * c
+    d.backward()
+    xv = 2.0
+    av = 3 * xv
+    expected = (0.1 * np.exp(0.1 * av) * (av**2 + av) + np.exp(0.1 * av) * (2 * av + 1)) * 3
+    np.testing.assert_allclose(x.grad.data, expected)
+
+
+def test_numbers_become_shared_read_only_constants_of_the_tensors_dtype():
+    from autodiff.tensor import Constant
+
+    x = Tensor(np.ones(2, dtype=np.float32), requires_grad=True)
+    y, z = x * 0.5, x * 0.5
+    c = y.grad_fn.input_tensors[1]
+    assert type(c) is Constant and c is z.grad_fn.input_tensors[1] and c.dtype == np.float32
+    assert not c.data.flags.writeable
+    with pytest.raises(RuntimeError, match="cannot require grad"):
+        c.requires_grad = True
+    assert np.signbit((Tensor([1.0]) * -0.0).data[0])  # -0.0 is not mistaken for a cached 0.0
+    assert (Tensor([1.0]) * 0.0).data[0] == 0.0 and not np.signbit((Tensor([1.0]) * 0.0).data[0])
+    assert (Tensor(np.array([3], dtype=np.int64)) * 1.5).dtype == np.float64  # 1.5 is not cast to int
+    assert (Tensor(np.array([3], dtype=np.int64)) * 2).dtype == np.int64

@@ -477,3 +477,13 @@ def test_after_a_plain_backward_intermediates_are_drawn_without_values():
     tiny_loss.backward()
     assert "values freed" not in ad.draw_graph(tiny_loss).source  # small intermediates are kept
     assert g.num_nodes == len(source_nodes(g))
+
+
+def test_a_number_used_twice_is_drawn_twice_although_its_constant_is_shared():
+    x = ad.Tensor(np.ones(2), requires_grad=True, name="x")
+    y = (x * 2.5 + x * 2.5).sum()
+    assert y.grad_fn.input_tensors[0].grad_fn.input_tensors[0].grad_fn.input_tensors[1] is \
+        y.grad_fn.input_tensors[0].grad_fn.input_tensors[1].grad_fn.input_tensors[1]
+    g = ad.draw_graph(y)
+    assert g.num_nodes == 11  # x, two constants 2.5, mul, mul, add, sum: 7 tensors + 4 ops
+    assert g.num_edges == 11  # 7 into ops, 4 out of them
