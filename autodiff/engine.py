@@ -390,14 +390,11 @@ def _backward(roots, root_grads, retain_graph, create_graph, capture=None):
             if node.released:
                 raise RuntimeError(BACKWARD_TWICE.format(node=repr(node)[1:-1]))
             inputs = node.inputs
-            for x in inputs:
-                if x._history is not None:
+            for x, then in zip(inputs, node.versions):
+                if x._vc[0] != then or x._history is not None:  # changed in place since: look closer
                     inputs = graph_inputs(node)
+                    _check_versions(node, inputs)
                     break
-            if node.saves_inputs:
-                for x, then in zip(inputs, node.versions):
-                    if x._vc[0] != then:
-                        _check_versions(node, inputs)
             if node.saves_output and node._output_counter[0] != node.output_version:
                 _check_versions(node, inputs)
             if create_graph:
