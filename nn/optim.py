@@ -137,6 +137,9 @@ class SGD(Optimizer):
 
     def _update(self, w, g, state, group):
         decay, mu = group["weight_decay"], group["momentum"]
+        if decay and not mu:  # w − lr(g + λw) = (1 − lr·λ)w − lr·g: two passes over w, one temporary
+            w *= 1 - group["lr"] * decay
+            return group["lr"] * g
         owned = False  # g is a temporary of ours (not .grad, not the momentum buffer): scale it in place
         if decay:
             d = w * decay
