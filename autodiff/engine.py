@@ -23,7 +23,7 @@ from heapq import heappop, heappush
 from . import anomaly
 from .grad_mode import _local, _set_differentiating_rule, set_grad_enabled
 from .ops import array_math
-from .tensor import FreedTensor, Tensor
+from .tensor import NUMERIC_KINDS, FreedTensor, Tensor, describe
 
 NOT_TWICE_DIFFERENTIABLE = (
     "second derivatives of {name} are not implemented: {node}'s rule works on raw numpy arrays, "
@@ -59,15 +59,17 @@ def apply(op_cls, *inputs, **params):
     arrays = [t._data for t in inputs]
     try:
         out = op.forward(*arrays, **params)
-    except (ValueError, IndexError, TypeError) as error:
+    except _FORWARD_ERRORS as error:
         raise _forward_error(op, arrays, error) from error
     result = _result(out)
     state = _local.state
     if state.anomaly:
         anomaly.check_forward(op, arrays, result._data)
-    if state.enabled:
+    if result._data.dtype.kind != "f":
+        _check_kind(op, inputs, arrays, result._data, state)
+    elif state.enabled:
         needs = tuple([t._requires_grad for t in inputs])
-        if True in needs and result._data.dtype.kind == "f":
+        if True in needs:
             _record(op, inputs, needs, tuple([t._vc[0] for t in inputs]), arrays, result, state)
     return result
 
@@ -78,13 +80,15 @@ def apply1(op_cls, x, **params):
     a = x._data
     try:
         out = op.forward(a, **params)
-    except (ValueError, IndexError, TypeError) as error:
+    except _FORWARD_ERRORS as error:
         raise _forward_error(op, (a,), error) from error
     result = _result(out)
     state = _local.state
     if state.anomaly:
         anomaly.check_forward(op, (a,), result._data)
-    if x._requires_grad and state.enabled and result._data.dtype.kind == "f":
+    if result._data.dtype.kind != "f":
+        _check_kind(op, (x,), (a,), result._data, state)
+    elif x._requires_grad and state.enabled:
         _record(op, (x,), (True,), (x._vc[0],), (a,), result, state)
     return result
 
@@ -95,7 +99,7 @@ def apply2(op_cls, x, y):
     a, b = x._data, y._data
     try:
         out = op.forward(a, b)
-    except (ValueError, IndexError, TypeError) as error:
+    except _FORWARD_ERRORS as error:
         raise _forward_error(op, (a, b), error) from error
     if type(out) is not _ndarray:
         out = _asarray(out)
@@ -107,7 +111,9 @@ def apply2(op_cls, x, y):
     if state.anomaly:
         anomaly.check_forward(op, (a, b), out)
     rx, ry = x._requires_grad, y._requires_grad
-    if (rx or ry) and state.enabled and out.dtype.kind == "f":
+    if out.dtype.kind != "f":
+        _check_kind(op, (x, y), (a, b), out, state)
+    elif (rx or ry) and state.enabled:
         op.inputs, op.needs_input_grad, op.versions = (x, y), (rx, ry), (x._vc[0], y._vc[0])
         op.seq, op.scope, op.released = next(_sequence), state.scope, False
         op.saved = (a, b) if op.saves_inputs else None
@@ -146,9 +152,40 @@ def _record(op, inputs, needs, versions, arrays, result, state):
         op.created_at = anomaly.user_stack()
 
 
+_FORWARD_ERRORS = (ValueError, IndexError, TypeError, OverflowError, ZeroDivisionError, AttributeError)
+
+
 def _forward_error(op, arrays, error):
+    """The error of a failed forward, naming the op and its inputs' shapes (or what wasn't a number)."""
+    odd = _non_numeric(arrays)
+    if odd:
+        return TypeError(f"{op.name} needs numbers, got {odd}")
     shapes = ", ".join(str(getattr(a, "shape", type(a).__name__)) for a in arrays)
-    return type(error)(f"{op.name} of shapes {shapes}: {error}")
+    message = f"{op.name} of shapes {shapes}: {error}"
+    if isinstance(error, (OverflowError, ZeroDivisionError)):
+        return ValueError(message)
+    if isinstance(error, AttributeError):
+        return TypeError(message)
+    try:
+        return type(error)(message)
+    except Exception:  # an exception class with its own constructor (numpy's _UFuncNoLoopError)
+        return (TypeError if isinstance(error, TypeError) else ValueError)(message)
+
+
+def _non_numeric(arrays):
+    return ", ".join(f"{describe(a)} as input {i}" for i, a in enumerate(arrays)
+                     if getattr(a, "dtype", np.dtype(object)).kind not in NUMERIC_KINDS)
+
+
+def _check_kind(op, inputs, arrays, out, state):
+    """Refuse results that are not numbers, and complex results of inputs that require grad."""
+    kind = out.dtype.kind
+    if kind not in NUMERIC_KINDS:
+        raise TypeError(f"{op.name} needs numbers, got {_non_numeric(arrays) or describe(out)}")
+    if kind == "c" and state.enabled and any(t._requires_grad for t in inputs):
+        raise TypeError(
+            f"{op.name} of a tensor that requires grad gave a complex result: autodiff differentiates "
+            "real floating-point tensors only (complex numbers have no derivative rules here)")
 
 
 def record_inplace(tensor, result):

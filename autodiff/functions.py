@@ -12,7 +12,7 @@ from . import ops
 from .engine import apply, apply1, apply2
 from .tensor import Constant, Tensor, _raw, normalize_index
 
-_NUMBER = (bool, int, float, np.generic)
+_NUMBER = (bool, int, float, np.bool_, np.number)
 
 
 def as_tensor(x, like=None):
@@ -21,7 +21,18 @@ def as_tensor(x, like=None):
         return x
     if like is not None and isinstance(x, _NUMBER):
         return constant(x, like)
-    return Tensor._wrap(np.asarray(x))
+    return Tensor._wrap(_array(x))
+
+
+def _array(x):
+    """np.asarray(x); what numpy can't take (ragged lists) becomes a 0-d object array holding it,
+    which the op then refuses by name (see engine.apply)."""
+    try:
+        return np.asarray(x)
+    except (ValueError, TypeError, OverflowError):
+        holder = np.empty((), dtype=object)
+        holder[()] = x
+        return holder
 
 
 _CONSTANTS = {}  # (value, type, dtype char of the tensor next to it) -> Constant
@@ -35,7 +46,10 @@ def constant(value, like):
     c = _CONSTANTS.get(key)
     if c is None:
         number = value.item() if isinstance(value, np.generic) else value
-        array = np.asarray(number, dtype=np.result_type(like._data, number))
+        try:
+            array = np.asarray(number, dtype=np.result_type(like._data, number))
+        except OverflowError:  # no numpy number holds it: the op refuses it by name
+            return Tensor._wrap(_array(number).astype(object))
         array.flags.writeable = False
         c = object.__new__(Constant)
         c._data, c._vc, c.grad_fn = array, [0], None
@@ -184,6 +198,9 @@ def minimum(x, y):
 
 def clip(x, min=None, max=None):
     """x limited to [min, max] (numbers; None for no bound). The gradient passes inside the closed interval."""
+    for what, bound in (("min", min), ("max", max)):
+        if bound is not None and not isinstance(bound, _NUMBER):
+            raise TypeError(f"clip: {what} must be a number or None, got {type(bound).__name__}")
     return apply1(ops.Clip, as_tensor(x), lo=min, hi=max)
 
 

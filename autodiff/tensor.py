@@ -18,6 +18,45 @@ def _raw(value):
     return value._data if isinstance(value, Tensor) else value
 
 
+NUMERIC_KINDS = "biufc"  # bool, ints, floats (and complex, which can't require grad)
+
+
+def describe(value):
+    """What a non-numeric value is, for error messages: its type, or the type inside an object array."""
+    if isinstance(value, np.ndarray):
+        if value.dtype == object:
+            odd = (v for v in value.flat if not isinstance(v, (bool, float, complex, np.number)))
+            v = next(odd, value.flat[0] if value.size else None)
+            if isinstance(v, int) and not isinstance(v, bool):
+                return f"an int too large for numpy ({v.bit_length()} bits)"
+            return type(v).__name__
+        return {"U": "str", "S": "bytes", "M": "datetime64", "m": "timedelta64"}.get(value.dtype.kind, str(value.dtype))
+    return type(value).__name__
+
+
+def numeric_array(data, dtype=None, copy=False):
+    """``data`` as a numpy array of numbers, or a TypeError naming what it is.
+
+    Strings, bytes, dates, None, objects and ragged nested lists are refused (numpy
+    would make str or object arrays of them, or fail with its own words).
+    """
+    if dtype is not None:
+        dtype = np.dtype(dtype)  # TypeError "data type 'foo' not understood" for nonsense
+    try:
+        array = np.array(data, dtype=dtype) if copy else np.asarray(data, dtype=dtype)
+    except (ValueError, TypeError, OverflowError) as error:
+        raise TypeError(
+            f"cannot make a Tensor of {type(data).__name__}: give numbers, nested lists of numbers "
+            f"(every row of one length), numpy arrays or Tensors ({error})") from None
+    if array.dtype.kind not in NUMERIC_KINDS:
+        what = type(data).__name__
+        inner = describe(array)
+        raise TypeError(
+            f"cannot make a Tensor of {what}: give numbers, nested lists of numbers, numpy arrays or "
+            f"Tensors{'' if inner == what else f' (it holds {inner})'}")
+    return array
+
+
 def normalize_index(index):
     """An index numpy understands, with Tensors and lists turned into arrays."""
     items = index if isinstance(index, tuple) else (index,)
@@ -60,11 +99,7 @@ class Tensor:
     _freed = False  # True for a FreedTensor
 
     def __init__(self, data, requires_grad=False, dtype=None, name=None):
-        array = np.array(_raw(data), dtype=dtype)
-        if array.dtype == object:
-            raise TypeError(
-                f"cannot make a Tensor of {type(data).__name__}: give numbers, nested lists of "
-                "numbers, numpy arrays or Tensors")
+        array = numeric_array(_raw(data), dtype=dtype, copy=True)
         self._data = array
         self._vc = [0]
         self.grad_fn = self._grad = self._history = self._released_as = None
