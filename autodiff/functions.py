@@ -4,7 +4,9 @@ Every function takes Tensors, numpy arrays or Python numbers and returns a
 Tensor. A Python number next to a tensor takes the tensor's dtype, so a float32
 tensor stays float32. Array things use numpy's names (``axis``, ``keepdims``).
 """
+import builtins
 import math
+import operator
 
 import numpy as np
 
@@ -88,6 +90,30 @@ def _shares_version(result, x):
 
 def _axis(axis):
     return tuple(axis) if isinstance(axis, list) else axis
+
+
+def _reduction_axis(x, axis, name):
+    """``axis`` checked against x: None, an int or a tuple of distinct ints in [−ndim, ndim).
+
+    A 0-d tensor takes 0 or −1 and reduces over nothing (as PyTorch does).
+    """
+    if axis is None:
+        return None
+    items = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
+    bound, seen = builtins.max(x.ndim, 1), set()
+    for a in items:
+        try:
+            a = operator.index(a)
+        except TypeError:
+            raise TypeError(f"{name}: axis must be an int, a tuple of ints or None, got {axis!r}") from None
+        if not -bound <= a < bound:
+            raise ValueError(f"{name}: axis {a} is out of bounds for a tensor of shape {x.shape}")
+        if a % bound in seen:
+            raise ValueError(f"{name}: axis {a % bound} is repeated in {axis!r}")
+        seen.add(a % bound)
+    if x.ndim == 0:
+        return None
+    return tuple(int(a) for a in items) if isinstance(axis, (tuple, list)) else int(axis)
 
 
 # --------------------------------------------------------------------------- arithmetic
@@ -220,7 +246,8 @@ def astype(x, dtype):
 
 def sum(x, axis=None, keepdims=False):
     """Sum over ``axis`` (int, tuple or None for all)."""
-    return apply1(ops.Sum, as_tensor(x), axis=_axis(axis), keepdims=keepdims)
+    x = as_tensor(x)
+    return apply1(ops.Sum, x, axis=_reduction_axis(x, axis, "sum"), keepdims=keepdims)
 
 
 def _count(shape, axis):
@@ -231,26 +258,35 @@ def _count(shape, axis):
 
 
 def mean(x, axis=None, keepdims=False):
-    """Mean over ``axis``."""
-    x, axis = as_tensor(x), _axis(axis)
-    return sum(x, axis, keepdims) * (1.0 / _count(x.shape, axis))
+    """Mean over ``axis`` (nan for nothing, as numpy)."""
+    x = as_tensor(x)
+    axis = _reduction_axis(x, axis, "mean")
+    return sum(x, axis, keepdims) * _reciprocal(_count(x.shape, axis))
+
+
+def _reciprocal(n):
+    """1/n, and inf for n ≤ 0, so that a sum over nothing becomes nan (numpy warns and does the same)."""
+    return 1.0 / n if n > 0 else math.inf
 
 
 def var(x, axis=None, ddof=0, keepdims=False):
     """Variance over ``axis``: Σ(x − mean)² / (n − ddof). numpy's default ddof=0 (PyTorch's is 1)."""
-    x, axis = as_tensor(x), _axis(axis)
+    x = as_tensor(x)
+    axis = _reduction_axis(x, axis, "var")
     d = x - mean(x, axis, keepdims=True)
-    return sum(d * d, axis, keepdims) * (1.0 / (_count(x.shape, axis) - ddof))
+    return sum(d * d, axis, keepdims) * _reciprocal(_count(x.shape, axis) - ddof)
 
 
 def max(x, axis=None, keepdims=False):
     """Maximum over ``axis``; tied maxima share the gradient evenly."""
-    return apply1(ops.Max, as_tensor(x), axis=_axis(axis), keepdims=keepdims)
+    x = as_tensor(x)
+    return apply1(ops.Max, x, axis=_reduction_axis(x, axis, "max"), keepdims=keepdims)
 
 
 def min(x, axis=None, keepdims=False):
     """Minimum over ``axis``; tied minima share the gradient evenly."""
-    return apply1(ops.Min, as_tensor(x), axis=_axis(axis), keepdims=keepdims)
+    x = as_tensor(x)
+    return apply1(ops.Min, x, axis=_reduction_axis(x, axis, "min"), keepdims=keepdims)
 
 
 def argmax(x, axis=None, keepdims=False):
@@ -265,7 +301,8 @@ def argmin(x, axis=None, keepdims=False):
 
 def logsumexp(x, axis=None, keepdims=False):
     """ln Σ eˣ over ``axis``, stable for large and small inputs."""
-    return apply1(ops.LogSumExp, as_tensor(x), axis=_axis(axis), keepdims=keepdims)
+    x = as_tensor(x)
+    return apply1(ops.LogSumExp, x, axis=_reduction_axis(x, axis, "logsumexp"), keepdims=keepdims)
 
 
 def softmax(x, axis=-1):
@@ -320,7 +357,12 @@ def swapaxes(x, axis1, axis2):
     """x with two axes exchanged."""
     x = as_tensor(x)
     axes = list(range(x.ndim))
-    axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
+    try:
+        axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
+    except (IndexError, TypeError) as error:
+        raise (ValueError if isinstance(error, IndexError) else TypeError)(
+            f"swapaxes of shape {x.shape}: axes {axis1!r} and {axis2!r} must be ints in "
+            f"[{-x.ndim}, {x.ndim})") from None
     return transpose(x, axes)
 
 
@@ -331,13 +373,21 @@ def _dummy(shape):
 def expand_dims(x, axis):
     """x with new length-1 axes inserted at ``axis``."""
     x = as_tensor(x)
-    return reshape(x, np.expand_dims(_dummy(x.shape), _axis(axis)).shape)
+    try:
+        shape = np.expand_dims(_dummy(x.shape), _axis(axis)).shape
+    except (ValueError, TypeError, IndexError) as error:
+        raise type(error)(f"expand_dims of shape {x.shape} at axis {axis!r}: {error}") from None
+    return reshape(x, shape)
 
 
 def squeeze(x, axis=None):
     """x without its length-1 axes (or only those in ``axis``)."""
     x = as_tensor(x)
-    return reshape(x, np.squeeze(_dummy(x.shape), _axis(axis)).shape)
+    try:
+        shape = np.squeeze(_dummy(x.shape), _axis(axis)).shape
+    except (ValueError, TypeError, IndexError) as error:
+        raise type(error)(f"squeeze of shape {x.shape} at axis {axis!r}: {error}") from None
+    return reshape(x, shape)
 
 
 def flatten(x):
@@ -348,7 +398,14 @@ def flatten(x):
 def broadcast_to(x, shape):
     """x broadcast to ``shape`` (a read-only view)."""
     x = as_tensor(x)
-    return _shares_version(apply1(ops.BroadcastTo, x, shape=tuple(shape)), x)
+    return _shares_version(apply1(ops.BroadcastTo, x, shape=_shape(shape, "broadcast_to")), x)
+
+
+def _shape(shape, name):
+    try:
+        return tuple(operator.index(n) for n in (shape if isinstance(shape, (tuple, list)) else (shape,)))
+    except TypeError:
+        raise TypeError(f"{name}: shape must be an int or a tuple of ints, got {shape!r}") from None
 
 
 def sum_to(x, shape):
@@ -381,6 +438,8 @@ def setitem(x, index, value):
 def concatenate(tensors, axis=0):
     """Tensors joined along an existing axis."""
     tensors = [as_tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("concatenate needs at least one tensor")
     return apply(ops.Concatenate, *tensors, axis=axis)
 
 

@@ -719,6 +719,10 @@ class Transpose(Op):
     name, saves_inputs = "transpose", False
 
     def forward(self, x, axes=None):
+        if axes is not None and not all(isinstance(a, (int, np.integer)) for a in axes):
+            raise TypeError(f"axes must be ints, got {axes!r}")
+        if axes is not None and sorted(a % max(x.ndim, 1) for a in axes) != list(range(x.ndim)):
+            raise ValueError(f"axes {tuple(axes)!r} are not a permutation of the {x.ndim} axes")
         self.axes = tuple(range(x.ndim))[::-1] if axes is None else tuple(a % x.ndim for a in axes)
         return np.transpose(x, self.axes)
 
@@ -735,7 +739,10 @@ class BroadcastTo(Op):
 
     def forward(self, x, shape=None):
         self.input_shape, self.shape = x.shape, shape
-        return np.broadcast_to(x, shape)
+        try:
+            return np.broadcast_to(x, shape)
+        except ValueError:
+            raise ValueError(f"cannot broadcast a tensor of shape {x.shape} to shape {shape}") from None
 
     def vjp(self, xp, g, x, out):
         return xp.sum_to(g, self.input_shape)
@@ -813,6 +820,8 @@ class Concatenate(Op):
     name, saves_inputs = "concatenate", False
 
     def forward(self, *xs, axis=0):
+        if xs[0].ndim == 0:
+            raise ValueError("zero-dimensional tensors cannot be concatenated (stack them instead)")
         self.axis = axis % xs[0].ndim
         self.bounds = np.cumsum([0] + [x.shape[self.axis] for x in xs])
         return np.concatenate(xs, axis=self.axis)
