@@ -410,6 +410,7 @@ def _backward(roots, root_grads, retain_graph, create_graph, capture=None):
             if root._retains_grad and capture is None:
                 keep.setdefault(node, []).append(root)
     to_free = []
+    retained = []  # (tensor, gradient) for tensors that retain_grad(): stored once nothing can fail
 
     anomalies = _local.state.anomaly
     with set_grad_enabled(create_graph):
@@ -419,7 +420,7 @@ def _backward(roots, root_grads, retain_graph, create_graph, capture=None):
             if keep and node in keep:
                 for t in keep[node]:
                     if capture is None:
-                        _accumulate(t, g, create_graph, False)
+                        retained.append((t, g))
                     else:
                         leaves[id(t)] = [t, g]
             if wanted is not None and node not in wanted:
@@ -493,6 +494,9 @@ def _backward(roots, root_grads, retain_graph, create_graph, capture=None):
     _let_go_of_intermediates(to_free)  # after the walk: every retained .grad is final by now
     if capture is not None:
         return [leaves[id(t)][1] if id(t) in leaves else None for t in capture]
+    for tensor, g in retained:
+        _accumulate(tensor, g, create_graph, False)
+    retained = None
     for entry in leaves.values():
         tensor, g = entry
         unshared = type(g) is np.ndarray and g.base is None and _getrefcount(g) <= _UNSHARED_REFS
@@ -512,7 +516,14 @@ def _root_gradient(root, gradient, create_graph, position):
                 f"{root.shape}: pass gradient= (an array of that shape, the ∂L/∂output to start from)")
         g = np.ones(root.shape, dtype=root.dtype)
     else:
-        g = gradient._data if isinstance(gradient, Tensor) else np.asarray(gradient)
+        try:
+            g = gradient._data if isinstance(gradient, Tensor) else np.asarray(gradient)
+        except (ValueError, TypeError):  # ragged nesting
+            raise TypeError(f"gradient must be numbers, got a ragged {type(gradient).__name__}") from None
+        if g.dtype.kind not in "biuf":
+            raise TypeError(
+                f"gradient must be real numbers (∂L/∂output, shape {root.shape}), got "
+                f"{type(gradient).__name__} of dtype {g.dtype} ({describe(g)})")
         if g.shape != root.shape:
             raise RuntimeError(
                 f"Mismatch in shape: gradient has a shape of {g.shape} and output {position} "

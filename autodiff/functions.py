@@ -232,7 +232,7 @@ def clip(x, min=None, max=None):
 
 def where(condition, x, y):
     """x where ``condition`` holds, else y (broadcasting). The condition is not differentiated."""
-    cond = np.asarray(_raw(condition), dtype=bool)
+    cond = np.array(_raw(condition), dtype=bool)  # a copy: changing it later must not change a gradient
     return apply(ops.Where, *_operands(x, y), cond=cond)
 
 

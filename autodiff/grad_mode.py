@@ -81,32 +81,43 @@ class scope:
 
     def __init__(self, name: str):
         self.name = str(name)
+        self._outer = _PerThreadStack()
 
     def __enter__(self):
-        self._outer = current_scope()
-        _local.state.scope = self._outer + (ScopeFrame(self.name, next(_calls)),)
+        outer = current_scope()
+        self._outer.items.append(outer)
+        _local.state.scope = outer + (ScopeFrame(self.name, next(_calls)),)
         return self
 
     def __exit__(self, *exc):
-        _local.state.scope = self._outer
+        _local.state.scope = self._outer.items.pop()
         return False
 
 
+class _PerThreadStack(threading.local):
+    def __init__(self):
+        self.items = []
+
+
 class _GradModeContext:
-    """Sets the grad mode inside a ``with`` block (or a decorated function) and restores it after."""
+    """Sets the grad mode inside a ``with`` block (or a decorated function) and restores it after.
+
+    What it restores is kept per thread: one object (``inference = no_grad()``) may be entered
+    by several threads at once.
+    """
 
     mode = True
 
     def __init__(self):
-        self._saved = []
+        self._saved = _PerThreadStack()
 
     def __enter__(self):
-        self._saved.append(is_grad_enabled())
+        self._saved.items.append(is_grad_enabled())
         _set_enabled(self.mode)
         return self
 
     def __exit__(self, *exc):
-        _set_enabled(self._saved.pop())
+        _set_enabled(self._saved.items.pop())
         return False
 
     def __call__(self, fn):

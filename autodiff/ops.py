@@ -88,10 +88,18 @@ class Op:
 
 
 def sum_to(x, shape):
-    """Sum ``x`` over the axes that broadcasting added or stretched, giving ``shape``."""
+    """Sum ``x`` over the axes that broadcasting added or stretched, giving ``shape``.
+
+    ``x`` may also lack leading length-1 axes of ``shape`` (numpy lets ``a[0] = v`` take a v
+    of shape (1, n) for a row of n): they are put back.
+    """
     shape = tuple(shape)
     if x.shape == shape:
         return x
+    if x.ndim < len(shape):
+        x = x.reshape((1,) * (len(shape) - x.ndim) + tuple(x.shape))
+        if x.shape == shape:
+            return x
     lead = x.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1
@@ -760,6 +768,9 @@ class SumTo(Op):
         return sum_to(x, shape)
 
     def vjp(self, xp, g, x, out):
+        extra = len(self.shape) - len(self.input_shape)
+        if extra > 0:  # sum_to put back leading length-1 axes: take them off again
+            g = xp.reshape(g, tuple(self.shape[extra:]))
         return xp.broadcast_to(g, self.input_shape)
 
 
@@ -794,11 +805,15 @@ class ScatterAdd(Op):
 
 
 class SetItem(Op):
-    """z = x with z[index] = v.   ∂L/∂x = g with zeros at index,  ∂L/∂v = g[index]"""
+    """z = x with z[index] = v.   ∂L/∂x = g with zeros at index,  ∂L/∂v = g[index]
 
-    __slots__ = ('index', 'keep')
+    With repeated integer indices only the last write of each element survives (as in
+    numpy), so only the entries of v that were written get a gradient.
+    """
 
-    name, saves_inputs, frees = "setitem", False, ("index", "keep")
+    __slots__ = ('index', 'keep', 'written')
+
+    name, saves_inputs, frees = "setitem", False, ("index", "keep", "written")
 
     def forward(self, x, v, index=None):
         self.index = index
@@ -806,10 +821,20 @@ class SetItem(Op):
         self.keep[index] = 0
         out = x.copy()
         out[index] = v
+        self.written = None
+        if not is_basic_index(index):
+            region = out[index].shape
+            ids = np.arange(math.prod(region)).reshape(region)
+            owner = np.full(x.shape, -1)
+            owner[index] = ids  # the same assignment as above: the same element wins
+            written = owner[index] == ids
+            if not written.all():
+                self.written = written
         return out
 
     def vjp(self, xp, g, x, v, out):
-        return g * self.keep, g[self.index]
+        gv = g[self.index]
+        return g * self.keep, (gv if self.written is None else gv * self.written)
 
 
 class Concatenate(Op):

@@ -60,8 +60,8 @@ def numeric_array(data, dtype=None, copy=False):
 def normalize_index(index):
     """An index numpy understands, with Tensors and lists turned into arrays."""
     items = index if isinstance(index, tuple) else (index,)
-    items = tuple(
-        np.asarray(_raw(i)) if isinstance(i, (Tensor, list)) else i for i in items
+    items = tuple(  # copies: changing the caller's index array later must not change a gradient
+        np.array(_raw(i)) if isinstance(i, (Tensor, list, np.ndarray)) else i for i in items
     )
     return items if isinstance(index, tuple) else items[0]
 
@@ -202,7 +202,8 @@ class Tensor:
         backward (default: ``create_graph``); ``create_graph`` records the backward
         pass so the gradients can be differentiated again.
         """
-        engine.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
+        engine.backward([self], None if gradient is None else [gradient],
+                        retain_graph=retain_graph, create_graph=create_graph)
 
     def detach(self):
         """The same data (shared, as in PyTorch) outside the graph: no history, no grad."""
