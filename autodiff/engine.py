@@ -59,6 +59,8 @@ def apply(op_cls, *inputs, **params):
     arrays = [t._data for t in inputs]
     try:
         out = op.forward(*arrays, **params)
+        if type(out) is not _ndarray:
+            out = _asarray(out)
     except _FORWARD_ERRORS as error:
         raise _forward_error(op, arrays, error) from error
     result = _result(out)
@@ -80,6 +82,8 @@ def apply1(op_cls, x, **params):
     a = x._data
     try:
         out = op.forward(a, **params)
+        if type(out) is not _ndarray:
+            out = _asarray(out)
     except _FORWARD_ERRORS as error:
         raise _forward_error(op, (a,), error) from error
     result = _result(out)
@@ -99,10 +103,10 @@ def apply2(op_cls, x, y):
     a, b = x._data, y._data
     try:
         out = op.forward(a, b)
+        if type(out) is not _ndarray:
+            out = _asarray(out)
     except _FORWARD_ERRORS as error:
         raise _forward_error(op, (a, b), error) from error
-    if type(out) is not _ndarray:
-        out = _asarray(out)
     result = _new(Tensor)  # _result(out), inlined
     result._data, result._vc, result.grad_fn = out, [0], None
     result.name = result._grad = result._history = result._released_as = None

@@ -232,7 +232,10 @@ def clip(x, min=None, max=None):
 
 def where(condition, x, y):
     """x where ``condition`` holds, else y (broadcasting). The condition is not differentiated."""
-    cond = np.array(_raw(condition), dtype=bool)  # a copy: changing it later must not change a gradient
+    try:  # a copy: changing the condition later must not change a gradient
+        cond = np.array(_raw(condition), dtype=bool)
+    except (ValueError, TypeError) as error:
+        raise TypeError(f"where: the condition must be booleans, got {type(condition).__name__} ({error})") from None
     return apply(ops.Where, *_operands(x, y), cond=cond)
 
 
@@ -272,6 +275,8 @@ def _reciprocal(n):
 def var(x, axis=None, ddof=0, keepdims=False):
     """Variance over ``axis``: Σ(x − mean)² / (n − ddof). numpy's default ddof=0 (PyTorch's is 1)."""
     x = as_tensor(x)
+    if x.dtype.kind == "c":
+        raise TypeError("var of a complex tensor is not supported (autodiff works with real numbers)")
     axis = _reduction_axis(x, axis, "var")
     d = x - mean(x, axis, keepdims=True)
     return sum(d * d, axis, keepdims) * _reciprocal(_count(x.shape, axis) - ddof)
@@ -375,8 +380,9 @@ def expand_dims(x, axis):
     x = as_tensor(x)
     try:
         shape = np.expand_dims(_dummy(x.shape), _axis(axis)).shape
-    except (ValueError, TypeError, IndexError) as error:
-        raise type(error)(f"expand_dims of shape {x.shape} at axis {axis!r}: {error}") from None
+    except (ValueError, TypeError, IndexError, OverflowError) as error:
+        kind = ValueError if isinstance(error, OverflowError) else type(error)
+        raise kind(f"expand_dims of shape {x.shape} at axis {axis!r}: {error}") from None
     return reshape(x, shape)
 
 
@@ -385,8 +391,9 @@ def squeeze(x, axis=None):
     x = as_tensor(x)
     try:
         shape = np.squeeze(_dummy(x.shape), _axis(axis)).shape
-    except (ValueError, TypeError, IndexError) as error:
-        raise type(error)(f"squeeze of shape {x.shape} at axis {axis!r}: {error}") from None
+    except (ValueError, TypeError, IndexError, OverflowError) as error:
+        kind = ValueError if isinstance(error, OverflowError) else type(error)
+        raise kind(f"squeeze of shape {x.shape} at axis {axis!r}: {error}") from None
     return reshape(x, shape)
 
 
@@ -445,6 +452,16 @@ def concatenate(tensors, axis=0):
 
 def stack(tensors, axis=0):
     """Tensors of one shape joined along a new axis."""
+    tensors = [as_tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("stack needs at least one tensor")
+    ndim = tensors[0].ndim
+    try:
+        axis = operator.index(axis)
+    except TypeError:
+        raise TypeError(f"stack: axis must be an int, got {axis!r}") from None
+    if not -ndim - 1 <= axis <= ndim:
+        raise ValueError(f"stack: axis {axis} is out of bounds for tensors of shape {tensors[0].shape}")
     return concatenate([expand_dims(t, axis) for t in tensors], axis=axis)
 
 
@@ -531,4 +548,5 @@ for _name in (
 del _name
 
 __all__ = [name for name in dir() if not name.startswith("_") and name not in (
-    "math", "np", "ops", "apply", "Tensor", "normalize_index")]
+    "builtins", "math", "operator", "np", "ops", "apply", "apply1", "apply2", "Tensor", "Constant",
+    "normalize_index", "constant", "operand")]

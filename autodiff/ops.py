@@ -330,6 +330,10 @@ class Linear(Op):
     name = "linear"
 
     def forward(self, x, w, *b):
+        if x.ndim == 0 or w.ndim != 2 or x.shape[-1] != w.shape[1]:
+            raise ValueError(
+                f"x has {x.shape[-1] if x.ndim else 0} features per sample, W of shape {w.shape} "
+                f"(out, in) takes {w.shape[1] if w.ndim == 2 else '?'}")
         out = np.matmul(x, w.T)
         if b:
             if out.dtype == np.result_type(out, b[0]):

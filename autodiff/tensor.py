@@ -42,8 +42,10 @@ def numeric_array(data, dtype=None, copy=False):
     """
     if dtype is not None:
         dtype = np.dtype(dtype)  # TypeError "data type 'foo' not understood" for nonsense
-    try:
-        array = np.array(data, dtype=dtype) if copy else np.asarray(data, dtype=dtype)
+        if dtype.kind not in NUMERIC_KINDS:
+            raise TypeError(f"a Tensor holds numbers: dtype {dtype} is not a numeric dtype")
+    try:  # the dtype is applied after the check: np.array("1.5", dtype=float) would parse text
+        array = np.array(data) if copy else np.asarray(data)
     except (ValueError, TypeError, OverflowError) as error:
         raise TypeError(
             f"cannot make a Tensor of {type(data).__name__}: give numbers, nested lists of numbers "
@@ -54,16 +56,30 @@ def numeric_array(data, dtype=None, copy=False):
         raise TypeError(
             f"cannot make a Tensor of {what}: give numbers, nested lists of numbers, numpy arrays or "
             f"Tensors{'' if inner == what else f' (it holds {inner})'}")
+    if dtype is not None and array.dtype != dtype:
+        try:
+            array = array.astype(dtype, copy=False)
+        except (ValueError, TypeError, OverflowError) as error:
+            raise TypeError(f"cannot make a Tensor of {type(data).__name__} with dtype {dtype}: {error}") from None
     return array
 
 
 def normalize_index(index):
     """An index numpy understands, with Tensors and lists turned into arrays."""
     items = index if isinstance(index, tuple) else (index,)
-    items = tuple(  # copies: changing the caller's index array later must not change a gradient
-        np.array(_raw(i)) if isinstance(i, (Tensor, list, np.ndarray)) else i for i in items
-    )
+    items = tuple(_index_item(i) for i in items)
     return items if isinstance(index, tuple) else items[0]
+
+
+def _index_item(item):
+    """A copy of an array-like index item (changing the caller's array later must not change a
+    gradient); what numpy can't make an array of is left for the op to refuse by name."""
+    if isinstance(item, (Tensor, list, np.ndarray)):
+        try:
+            return np.array(_raw(item))
+        except (ValueError, TypeError):
+            return item
+    return item
 
 
 def _comparison(ufunc):

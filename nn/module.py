@@ -9,6 +9,7 @@ path from the outermost module holding it, so graph drawings label it the way
 import threading
 import weakref
 from collections import namedtuple
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -236,6 +237,10 @@ class Module:
         error; missing or unexpected names are errors when ``strict`` (otherwise
         they are returned as ``(missing_keys, unexpected_keys)``).
         """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(
+                f"state_dict must be a dict of parameter name -> array (as state_dict() or nn.load give), "
+                f"got {type(state_dict).__name__}")
         params = dict(self.named_parameters())
         missing = [k for k in params if k not in state_dict]
         unexpected = [k for k in state_dict if k not in params]

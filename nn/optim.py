@@ -4,8 +4,13 @@
 parameter stays the same leaf object, nothing is recorded, and its version
 counter moves on, so a graph that saved the old values refuses a later backward.
 The state (momentum buffers, moment estimates) is kept as numpy arrays.
+
+``step()`` and ``load_state_dict()`` check everything first, so an error (a setting
+changed to a bad value, a gradient of the wrong shape, a state dict of another model)
+leaves the parameters and the optimizer's state as they were.
 """
 import math
+import numbers
 
 import numpy as np
 
@@ -62,10 +67,13 @@ class Optimizer:
 
     def _validate(self, group):
         for key in ("lr", "weight_decay", "momentum", "eps"):
-            if key in group and not group[key] >= 0:
+            if key in group and not (isinstance(group[key], numbers.Real) and group[key] >= 0):
                 raise ValueError(f"invalid {key}: {group[key]!r} (must be >= 0)")
-        for i, beta in enumerate(group.get("betas", ())):
-            if not 0 <= beta < 1:
+        betas = group.get("betas", ())
+        if "betas" in group and (not isinstance(betas, (tuple, list)) or len(betas) != 2):
+            raise ValueError(f"invalid betas: {betas!r} (must be a pair of numbers in [0, 1))")
+        for i, beta in enumerate(betas):
+            if not (isinstance(beta, numbers.Real) and 0 <= beta < 1):
                 raise ValueError(f"invalid beta parameter at index {i}: {beta!r} (must be in [0, 1))")
 
     def zero_grad(self):
@@ -76,17 +84,28 @@ class Optimizer:
 
     @ad.no_grad()
     def step(self):
-        """Update every parameter that has a gradient, in place."""
+        """Update every parameter that has a gradient, in place.
+
+        The settings (a schedule may have changed ``lr``) and every gradient's shape are
+        checked before any parameter changes: such an error leaves everything as it was.
+        """
+        for group in self.param_groups:
+            self._validate(group)
+        work = []
         for group in self.param_groups:
             for p in group["params"]:
                 grad = p.grad
                 if grad is None:
                     continue
-                state = self.state.setdefault(id(p), {})
-                p -= self._update(p.data, grad.data, state, group)
+                if grad.shape != p.shape:
+                    raise ValueError(f"the gradient of {_label(p)} has shape {grad.shape}, the parameter {p.shape}")
+                work.append((p, grad, group))
+        for p, grad, group in work:
+            state = self.state.setdefault(id(p), {})
+            p -= self._update(p.data, grad.data, state, group)
 
     def _update(self, w, g, state, group):
-        """The amount to subtract from the array ``w`` given its gradient ``g``."""
+        """The amount to subtract from the array ``w`` given its gradient ``g`` (``state`` is updated in place)."""
         raise NotImplementedError
 
     def state_dict(self):
@@ -104,17 +123,42 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict):
-        """Restore settings and state saved by ``state_dict()`` for the same parameter layout."""
+        """Restore settings and state saved by ``state_dict()`` for the same parameter layout.
+
+        Everything is checked first (group sizes, settings, parameter indices, the shapes of
+        the state's arrays): on an error nothing changes.
+        """
+        if not isinstance(state_dict, dict) or set(state_dict) != {"state", "param_groups"}:
+            raise ValueError(
+                "an optimizer state dict is a dict with the entries 'state' and 'param_groups' "
+                "(what optimizer.state_dict() returns)")
         groups = state_dict["param_groups"]
         if [len(g["params"]) for g in groups] != [len(g["params"]) for g in self.param_groups]:
             raise ValueError(
                 "the state dict's parameter groups do not match this optimizer's: sizes "
                 f"{[len(g['params']) for g in groups]} vs {[len(g['params']) for g in self.param_groups]}")
         params = [p for g in self.param_groups for p in g["params"]]
+        new_groups = []
         for saved, group in zip(groups, self.param_groups):
-            group.update({k: v for k, v in saved.items() if k != "params"})
-        self.state = {id(params[i]): {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in s.items()}
-                      for i, s in state_dict["state"].items()}
+            unknown = set(saved) - set(self.defaults) - {"params"}
+            if unknown:
+                raise ValueError(f"the state dict has settings this optimizer does not know: {', '.join(sorted(unknown))}")
+            new_group = dict(group, **{k: v for k, v in saved.items() if k != "params"})
+            self._validate(new_group)
+            new_groups.append(new_group)
+        new_state = {}
+        for i, entries in state_dict["state"].items():
+            if not isinstance(i, (int, np.integer)) or not 0 <= i < len(params):
+                raise ValueError(f"the state dict has state for parameter {i!r}, but this optimizer has {len(params)}")
+            for name, value in entries.items():
+                if isinstance(value, np.ndarray) and value.shape != params[i].shape:
+                    raise ValueError(
+                        f"the state dict's {name!r} for parameter {i} ({_label(params[i])}) has shape "
+                        f"{value.shape}, the parameter {params[i].shape}")
+            new_state[id(params[i])] = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in entries.items()}
+        for group, new_group in zip(self.param_groups, new_groups):
+            group.update(new_group)
+        self.state = new_state
 
     def __repr__(self):
         lines = [f"{type(self).__name__} ("]
@@ -122,6 +166,10 @@ class Optimizer:
             settings = ", ".join(f"{k}={v}" for k, v in group.items() if k != "params")
             lines.append(f"  group {i}: {len(group['params'])} tensors, {settings}")
         return "\n".join(lines) + "\n)"
+
+
+def _label(p):
+    return repr(p.name) if p.name else f"a parameter of shape {p.shape}"
 
 
 class SGD(Optimizer):

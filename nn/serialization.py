@@ -8,6 +8,7 @@ cannot run code.
 import os
 import tempfile
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -65,13 +66,38 @@ def save(model_or_state, path):
     return path
 
 
+def _entry(npz, key, path):
+    """``npz[key]``, refusing pickled object arrays and members that are not arrays with a CheckpointError."""
+    try:
+        value = npz[key]
+    except ValueError as error:
+        if "allow_pickle" in str(error):
+            raise CheckpointError(
+                f"{path}: entry {key!r} holds pickled Python objects; refusing to load it "
+                "(nn.load never unpickles)") from None
+        raise
+    if not isinstance(value, np.ndarray):  # numpy hands back members not named *.npy as raw bytes
+        raise CheckpointError(f"{path}: entry {key!r} is not a .npy array, so this is not an nn checkpoint")
+    return value
+
+
+# What reading a damaged zip can raise: zipfile reports a mangled header as an unsupported
+# feature (NotImplementedError: "zip file version 16.0", "compression method") or as an
+# encrypted member (RuntimeError), numpy a bad .npy header as ValueError.
+_DAMAGED = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, OSError, KeyError,
+            NotImplementedError, RuntimeError, zlib.error)
+
+
 def load(path):
     """Read a checkpoint written by ``save``: a dict of name → numpy array, in saved order.
 
     Raises ``CheckpointError`` for a file that is not such a checkpoint (a pickle,
-    another ``.npz``), is truncated or corrupt, or holds pickled object arrays.
+    another ``.npz``, a directory), is truncated or corrupt, or holds pickled object
+    arrays; a missing file is a ``FileNotFoundError``.
     """
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise CheckpointError(f"{path} is a directory, not an nn checkpoint file")
     with open(path, "rb") as f:
         head = f.read(4)
     if not head:
@@ -88,25 +114,18 @@ def load(path):
                 raise CheckpointError(
                     f"{path} is an .npz file but not an nn checkpoint (no {FORMAT_KEY!r} entry; "
                     "was it written by nn.save?)")
-            if str(npz[FORMAT_KEY]) != FORMAT:
+            fmt = _entry(npz, FORMAT_KEY, path)
+            if fmt.shape != () or fmt.dtype.kind != "U" or str(fmt) != FORMAT:
                 raise CheckpointError(
-                    f"{path} has unsupported format {str(npz[FORMAT_KEY])!r} (this version reads {FORMAT!r})")
-            state = {}
-            for key in npz.files:
-                if key == FORMAT_KEY:
-                    continue
-                try:
-                    state[key] = npz[key]
-                except ValueError as error:
-                    if "allow_pickle" in str(error):
-                        raise CheckpointError(
-                            f"{path}: entry {key!r} holds pickled Python objects; refusing to load it "
-                            "(nn.load never unpickles)") from None
-                    raise
-            return state
+                    f"{path} has unsupported format {str(fmt)!r} (this version reads {FORMAT!r})")
+            return {key: _entry(npz, key, path) for key in npz.files if key != FORMAT_KEY}
     except CheckpointError:
         raise
-    except (zipfile.BadZipFile, EOFError, ValueError, OSError) as error:
+    except MemoryError as error:  # a damaged header can declare an absurd shape
+        raise CheckpointError(
+            f"{path}: an entry declares an array too large to load ({error}); "
+            "the file is corrupt or not meant for this machine") from None
+    except _DAMAGED as error:
         raise CheckpointError(
             f"{path} is truncated or corrupt ({type(error).__name__}: {error}); "
             "it cannot be read as an nn checkpoint") from error

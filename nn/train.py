@@ -7,7 +7,7 @@ from tqdm import tqdm
 
 import autodiff as ad
 
-from .data import minibatches
+from .data import check_batch_size, minibatches
 from .rng import generator
 
 
@@ -55,6 +55,8 @@ def accuracy(output, y):
 def _inputs(model, X):
     """X as an array in the model's floating-point dtype (a float32 model runs in float32)."""
     X = np.asarray(X.data if isinstance(X, ad.Tensor) else X)
+    if X.dtype.kind not in "biuf":
+        raise TypeError(f"X must hold numbers, got an array of dtype {X.dtype}")
     param = next(iter(model.parameters()), None)
     if param is not None and X.dtype != param.dtype and X.dtype.kind in "biuf":
         X = X.astype(param.dtype)
@@ -99,8 +101,11 @@ def fit(model, X, y, *, loss, optimizer, epochs=10, batch_size=32, validation=No
     ``progress`` shows a tqdm bar with the running loss; ``progress=False`` prints nothing.
     """
     X, y = _inputs(model, X), np.asarray(y)
+    if X.ndim == 0 or len(X) == 0:
+        raise ValueError(f"fit: X has no samples (shape {X.shape})")
     if len(X) != len(y):
         raise ValueError(f"X has {len(X)} samples but y has {len(y)}")
+    check_batch_size(batch_size)
     rng = generator(rng)
     history = History()
     steps = math.ceil(len(X) / batch_size)
