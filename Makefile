@@ -14,8 +14,9 @@ demo: $(STAMP) graphviz
 test: $(STAMP) graphviz
 	$(PY) -m pytest -q
 
+# Installs the missing peers (the bench extra) itself; e.g. make bench BENCH_ARGS="--json out/bench.json mlp-mnist"
 bench: $(STAMP)
-	$(PY) benchmarks/run.py
+	$(PY) -m benchmarks $(BENCH_ARGS)
 
 notebooks: $(STAMP) graphviz
 	$(PY) notebooks/execute.py

@@ -45,6 +45,13 @@ MODIFIED_INPLACE = (
 )
 
 _sequence = itertools.count(1)  # creation order of recorded ops: a topological order of the graph
+_last_change = [0]  # the creation number drawn at the latest in-place change of any tensor
+
+
+def note_inplace_change():
+    """Called wherever a version counter moves: ops created before this moment must check
+    their inputs' versions in backward; ops created after it need not (they saw the new values)."""
+    _last_change[0] = next(_sequence)
 _ndarray, _asarray, _new = np.ndarray, np.asarray, object.__new__
 
 
@@ -211,6 +218,7 @@ def record_inplace(tensor, result):
     clean = {id(o.grad_fn) for o in tensor._history.values()}  # rewired by earlier in-place ops
     tensor._history[version] = old
     tensor._vc = [version + 1]
+    note_inplace_change()
 
     node = result.grad_fn
     stack, seen = [node], {id(node)}
@@ -350,6 +358,7 @@ def _accumulate(tensor, g, create_graph, unshared):
         else:
             grad._data += g
             grad._vc[0] += 1
+            note_inplace_change()
 
 
 def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
@@ -432,13 +441,14 @@ def _backward(roots, root_grads, retain_graph, create_graph, capture=None):
             if node.released:
                 raise RuntimeError(BACKWARD_TWICE.format(node=repr(node)[1:-1]))
             inputs = node.inputs
-            for x, then in zip(inputs, node.versions):
-                if x._vc[0] != then or x._history is not None:  # changed in place since: look closer
-                    inputs = graph_inputs(node)
+            if node.seq < _last_change[0]:  # something changed in place since this op was recorded
+                for x, then in zip(inputs, node.versions):
+                    if x._vc[0] != then or x._history is not None:
+                        inputs = graph_inputs(node)
+                        _check_versions(node, inputs)
+                        break
+                if node.saves_output and node._output_counter[0] != node.output_version:
                     _check_versions(node, inputs)
-                    break
-            if node.saves_output and node._output_counter[0] != node.output_version:
-                _check_versions(node, inputs)
             if create_graph:
                 if not node.twice_differentiable:
                     raise NotImplementedError(NOT_TWICE_DIFFERENTIABLE.format(name=node.name, node=repr(node)[1:-1]))

@@ -147,6 +147,7 @@ class Tensor:
             raise TypeError(f"a tensor that requires grad needs floating-point data, got {array.dtype}")
         self._data = array
         self._vc[0] += 1
+        engine.note_inplace_change()
 
     @property
     def _version(self):
@@ -389,6 +390,7 @@ class Tensor:
         if not self._records_inplace(value, "[...] ="):
             self._data[index] = _raw(value)
             self._vc[0] += 1
+            engine.note_inplace_change()
             return
         self._take_place_of(functions.setitem(self, index, value))
 
@@ -412,6 +414,7 @@ class Tensor:
         if not self._records_inplace(other, symbol):
             ufunc(self._data, _raw(other), out=self._data, casting="same_kind")
             self._vc[0] += 1
+            engine.note_inplace_change()
             return self
         return self._take_place_of(op(self, other))
 
