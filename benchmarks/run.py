@@ -1,343 +1,253 @@
-"""Benchmarks: autodiff side by side with its peers, in one run, as ratios.
+"""Benchmarks: autodiff against its peers, every workload in one run, as medians and ratios.
 
-    .venv/bin/python benchmarks/run.py                 # every case, every peer installed
-    .venv/bin/python benchmarks/run.py op-overhead     # one case
-    .venv/bin/python benchmarks/run.py --against HEAD~3 op-overhead mlp-mnist
-                                                       # this tree vs an earlier commit
+    python -m benchmarks                        # every workload, every peer (installs missing peers)
+    python -m benchmarks mlp-mnist op-overhead  # a subset
+    python -m benchmarks --smoke                # tiny sizes, one repetition (the tests use it)
+    python -m benchmarks --json out/bench.json  # also write the numbers to a file
+    python -m benchmarks --against HEAD~3       # this tree's autodiff against an earlier commit's
 
-Peers (install with ``pip install -e ".[bench]"``): PyTorch (CPU) and micrograd, plus a
-hand-written numpy backprop (Nielsen's full-matrix equations) for the MLP: the floor an engine
-in Python can approach. Each case reports the best of several repeats (the machine is shared;
-the minimum is the least noisy statistic) and the ratio to autodiff.
+(``python benchmarks/run.py`` and ``make bench`` are the same.) Peers: a hand-written
+numpy backprop, PyTorch (CPU), HIPS autograd, MyGrad, micrograd and scikit-learn
+(the ``bench`` extra of pyproject.toml; missing ones are pip-installed first).
+In a workload the engines take turns, round-robin (autodiff, peer 1, peer 2, ...,
+repeated) after a warm-up, so load changes on the machine hit them alike, with a
+0.2 s pause between turns so that one engine's still-spinning BLAS/OpenMP threads do
+not slow the next (timing.SETTLE); the table gives medians and the ratio autodiff / peer (> 1: autodiff takes that many times
+the peer's time or memory; < 1: it takes less). Every library gets the same number
+of BLAS/OpenMP threads (--threads, default: every CPU), set through
+OMP/OPENBLAS/MKL_NUM_THREADS, threadpoolctl and torch.set_num_threads.
 
-Cases:
-  op-overhead   forward+backward of a 200-op chain of small elementwise ops on (4,) tensors;
-                per-op cost, i.e. Python overhead of recording and of the backward walk
-  mlp-mnist     one epoch of minibatch SGD (batch 64) of a 784-128-64-10 ReLU MLP with softmax
-                cross-entropy, float32, on 8,192 MNIST-shaped samples (random pixels, fixed seed;
-                no download) -- throughput of real training
-  scalar-neuron micrograd's shape: one tanh neuron over 100 scalar Values, forward+backward
-  deep-chain    backward through a 100,000-op chain (iterative topological sort)
+Workloads:
 """
 import argparse
+import json
+import math
 import os
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 
-import numpy as np
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def best_time(fn, repeat=5, number=1):
-    fn()  # warm up
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        times.append((time.perf_counter() - start) / number)
-    return min(times)
-
-
-# --------------------------------------------------------------------------- op-overhead
-
-CHAIN = 200
-
-
-def _op_overhead(x):
-    """Per-op time of CHAIN elementwise ops on ``x`` (an autodiff or PyTorch tensor: same operators)."""
-    def run():
-        y = x
-        for _ in range(CHAIN // 4):
-            y = ((y * 0.9 + 0.1).tanh() - x) * x
-        y.sum().backward()
-        x.grad = None
-
-    return best_time(run, repeat=7, number=5) / CHAIN
-
-
-def op_overhead_autodiff():
-    import autodiff as ad
-
-    return _op_overhead(ad.Tensor(np.linspace(0.1, 0.4, 4), requires_grad=True))
-
-
-def op_overhead_torch():
-    import torch
-
-    return _op_overhead(torch.tensor(np.linspace(0.1, 0.4, 4), requires_grad=True))
-
-
-def op_overhead_micrograd():
-    from micrograd.engine import Value
-
-    xs = [Value(v) for v in np.linspace(0.1, 0.4, 4)]
-
-    def run():  # micrograd 0.1.0 has relu but no tanh: same op count, relu in tanh's place
-        ys = list(xs)
-        for _ in range(CHAIN // 4):
-            ys = [((y * 0.9 + 0.1).relu() - x) * x for y, x in zip(ys, xs)]
-        sum(ys).backward()
-        for x in xs:
-            x.grad = 0
-
-    # micrograd works on scalars: 4 scalar graphs of CHAIN ops each, so per op divide by 4 * CHAIN
-    return best_time(run, repeat=7, number=5) / (4 * CHAIN)
-
-
-# --------------------------------------------------------------------------- mlp-mnist
-
-SIZES = (784, 128, 64, 10)
-SAMPLES, BATCH = 8192, 64
-
-
-def mnist_like():
-    rng = np.random.default_rng(0)
-    X = rng.random((SAMPLES, SIZES[0]), dtype=np.float32)
-    y = rng.integers(0, SIZES[-1], SAMPLES)
-    weights = []
-    for fan_in, fan_out in zip(SIZES[:-1], SIZES[1:]):
-        bound = 1 / np.sqrt(fan_in)
-        weights.append((rng.uniform(-bound, bound, (fan_out, fan_in)).astype(np.float32),
-                        rng.uniform(-bound, bound, fan_out).astype(np.float32)))
-    return X, y, weights
-
-
-def mlp_autodiff():
-    import autodiff as ad
-
-    X, y, init = mnist_like()
-    params = [(ad.Tensor(W, requires_grad=True), ad.Tensor(b, requires_grad=True)) for W, b in init]
-    onehot = np.eye(SIZES[-1], dtype=np.float32)[y]
-    lr = 0.05
-
-    def epoch():
-        for start in range(0, SAMPLES, BATCH):
-            h = ad.Tensor(X[start:start + BATCH])
-            for i, (W, b) in enumerate(params):
-                h = h @ W.T + b
-                if i < len(params) - 1:
-                    h = h.relu()
-            loss = -(ad.log_softmax(h, axis=1) * onehot[start:start + BATCH]).sum() * (1.0 / BATCH)
-            loss.backward()
-            with ad.no_grad():
-                for W, b in params:
-                    W -= lr * W.grad
-                    b -= lr * b.grad
-                    W.grad = b.grad = None
-
-    return best_time(epoch, repeat=3)
-
-
-def mlp_torch():
-    import torch
-
-    torch.set_num_threads(1)
-    X, y, init = mnist_like()
-    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
-    params = [(torch.tensor(W, requires_grad=True), torch.tensor(b, requires_grad=True)) for W, b in init]
-    lr = 0.05
-
-    def epoch():
-        for start in range(0, SAMPLES, BATCH):
-            h = Xt[start:start + BATCH]
-            for i, (W, b) in enumerate(params):
-                h = h @ W.T + b
-                if i < len(params) - 1:
-                    h = h.relu()
-            loss = torch.nn.functional.cross_entropy(h, yt[start:start + BATCH])
-            loss.backward()
-            with torch.no_grad():
-                for W, b in params:
-                    W -= lr * W.grad
-                    b -= lr * b.grad
-                    W.grad = b.grad = None
-
-    return best_time(epoch, repeat=3)
-
-
-def mlp_numpy():
-    """Nielsen's four equations by hand, full-matrix over the minibatch: the floor for numpy."""
-    X, y, init = mnist_like()
-    params = [(W.copy(), b.copy()) for W, b in init]
-    onehot = np.eye(SIZES[-1], dtype=np.float32)[y]
-    lr = np.float32(0.05)
-
-    def epoch():
-        for start in range(0, SAMPLES, BATCH):
-            a, acts, zs = X[start:start + BATCH], [X[start:start + BATCH]], []
-            for i, (W, b) in enumerate(params):
-                z = a @ W.T + b
-                zs.append(z)
-                a = np.maximum(z, 0) if i < len(params) - 1 else z
-                acts.append(a)
-            e = np.exp(a - a.max(axis=1, keepdims=True))
-            delta = (e / e.sum(axis=1, keepdims=True) - onehot[start:start + BATCH]) / BATCH
-            for i in reversed(range(len(params))):
-                W, b = params[i]
-                gW, gb = delta.T @ acts[i], delta.sum(axis=0)
-                if i:
-                    delta = (delta @ W) * (zs[i - 1] > 0)
-                W -= lr * gW
-                b -= lr * gb
-
-    return best_time(epoch, repeat=3)
-
-
-# --------------------------------------------------------------------------- scalar-neuron
-
-def scalar_neuron_autodiff():
-    from autodiff import Value
-
-    rng = np.random.default_rng(0)
-    ws, xs = [Value(v) for v in rng.uniform(-1, 1, 100)], rng.uniform(-1, 1, 100).tolist()
-
-    def run():
-        act = sum((w * x for w, x in zip(ws, xs)), Value(0.0))
-        act.tanh().backward()
-        for w in ws:
-            w.grad = None
-
-    return best_time(run, repeat=7, number=5)
-
-
-def scalar_neuron_micrograd():
-    from micrograd.engine import Value
-
-    rng = np.random.default_rng(0)
-    ws, xs = [Value(v) for v in rng.uniform(-1, 1, 100)], rng.uniform(-1, 1, 100).tolist()
-
-    def run():
-        act = sum((w * x for w, x in zip(ws, xs)), Value(0.0))
-        act.relu().backward()  # micrograd 0.1.0 has relu, not tanh
-        for w in ws:
-            w.grad = 0
-
-    return best_time(run, repeat=7, number=5)
-
-
-def scalar_neuron_torch():
-    import torch
-
-    rng = np.random.default_rng(0)
-    ws = [torch.tensor(v, requires_grad=True) for v in rng.uniform(-1, 1, 100)]
-    xs = rng.uniform(-1, 1, 100).tolist()
-
-    def run():
-        act = sum((w * x for w, x in zip(ws, xs)), torch.tensor(0.0, dtype=torch.float64))
-        act.tanh().backward()
-        for w in ws:
-            w.grad = None
-
-    return best_time(run, repeat=7, number=5)
-
-
-# --------------------------------------------------------------------------- deep-chain
-
-def _deep_chain(x):
-    """Seconds for one backward through a 100,000-op chain starting at ``x``."""
-    y = x
-    for _ in range(100_000):
-        y = y * 1.0000001
-    start = time.perf_counter()
-    y.backward()
-    return time.perf_counter() - start
-
-
-def deep_chain_autodiff():
-    import autodiff as ad
-
-    return _deep_chain(ad.Tensor(1.0, requires_grad=True))
-
-
-def deep_chain_torch():
-    import torch
-
-    return _deep_chain(torch.tensor(1.0, dtype=torch.float64, requires_grad=True))
-
-
-CASES = {
-    "op-overhead": ("s per op", {"autodiff": op_overhead_autodiff, "torch": op_overhead_torch,
-                                 "micrograd": op_overhead_micrograd}),
-    "mlp-mnist": ("s per epoch", {"autodiff": mlp_autodiff, "torch": mlp_torch, "numpy": mlp_numpy}),
-    "scalar-neuron": ("s per step", {"autodiff": scalar_neuron_autodiff, "micrograd": scalar_neuron_micrograd,
-                                     "torch": scalar_neuron_torch}),
-    "deep-chain": ("s per backward", {"autodiff": deep_chain_autodiff, "torch": deep_chain_torch}),
-}
-
-
-def available(peer):
-    if peer in ("autodiff", "numpy"):
-        return True
-    try:
-        __import__(peer)
-        return True
-    except ImportError:
-        return False
-
-
-def measure_in(tree, case, peer):
-    """Run one measurement in a fresh interpreter with ``tree`` first on sys.path."""
-    code = (f"import sys; sys.path.insert(0, {tree!r}); sys.path.insert(1, {os.path.join(ROOT, 'benchmarks')!r});"
-            f"import run; print(run.CASES[{case!r}][1][{peer!r}]())")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "OMP_NUM_THREADS": "1"})
-    return float(out.stdout.strip().splitlines()[-1])
-
-
-def fmt(seconds):
-    for unit, scale in (("s", 1), ("ms", 1e-3), ("µs", 1e-6)):
-        if seconds >= scale:
-            return f"{seconds / scale:.3g} {unit}"
-    return f"{seconds * 1e9:.3g} ns"
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("cases", nargs="*", default=list(CASES), metavar="case",
-                        help=f"one or more of {', '.join(CASES)} (default: all)")
-    parser.add_argument("--against", metavar="REV", help="also time autodiff at git revision REV (interleaved runs)")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds with --against (default 3)")
-    args = parser.parse_args()
-    unknown = set(args.cases) - set(CASES)
+if __package__ in (None, ""):  # python benchmarks/run.py
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks import environment  # noqa: E402
+from benchmarks.timing import ENGINE, ROOT, SETTLE, child_env, fmt  # noqa: E402
+from benchmarks.workloads import WORKLOADS, Context  # noqa: E402
+
+RATIO = "autodiff / peer: > 1 means autodiff takes more time (or memory) than the peer"
+
+
+def parse_args(argv):
+    doc = __doc__ + "".join(f"  {name:13s} {m.DESCRIPTION}\n" for name, m in WORKLOADS.items())
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=doc,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("workloads", nargs="*", metavar="workload",
+                        help=f"one or more of {', '.join(WORKLOADS)} (default: all)")
+    parser.add_argument("--repeats", type=int, metavar="N",
+                        help="timed rounds per workload (default: each workload's own, e.g. 15 for the "
+                             "step workloads, 3 for digits-train and memory, 1 for deep-chain)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="tiny sizes, one repetition, no installing: peers that are missing are skipped")
+    parser.add_argument("--json", metavar="FILE", help="also write the results (and the machine) to FILE")
+    parser.add_argument("--peers", metavar="LIST",
+                        help="comma-separated peers to run (default: all; 'none': autodiff only): "
+                             + ", ".join(p for p in environment.PEER_MODULES))
+    parser.add_argument("--threads", type=int, metavar="N", default=os.cpu_count() or 1,
+                        help="BLAS/OpenMP threads for every engine (default: %(default)s, every CPU)")
+    parser.add_argument("--no-install", action="store_true", help="do not pip-install missing peers")
+    parser.add_argument("--against", metavar="REV",
+                        help="compare this tree's autodiff with the one at git revision REV instead of the peers")
+    parser.add_argument("--rounds", type=int, default=3, metavar="N",
+                        help="with --against: child runs per tree, alternating (default 3)")
+    args = parser.parse_args(argv)
+    unknown = [w for w in args.workloads if w not in WORKLOADS]
     if unknown:
-        parser.error(f"unknown case(s) {', '.join(sorted(unknown))}; choose from {', '.join(CASES)}")
+        parser.error(f"unknown workload(s) {', '.join(unknown)}; choose from {', '.join(WORKLOADS)}")
+    args.workloads = args.workloads or list(WORKLOADS)
+    if args.peers is None:
+        args.peers = set(environment.PEER_MODULES)
+    else:
+        args.peers = {p.strip() for p in args.peers.split(",") if p.strip() and p.strip() != "none"}
+        bad = args.peers - set(environment.PEER_MODULES)
+        if bad:
+            parser.error(f"unknown peer(s) {', '.join(sorted(bad))}; choose from {', '.join(environment.PEER_MODULES)}")
+    if args.repeats is not None and args.repeats < 1:
+        parser.error("--repeats must be at least 1")
+    return args
 
-    print(f"python {sys.version.split()[0]}, numpy {np.__version__}, {os.cpu_count()} cpus")
-    if args.against:
-        with tempfile.TemporaryDirectory() as tmp:
-            subprocess.run(["git", "-C", ROOT, "worktree", "add", "--detach", "-q", tmp, args.against], check=True)
-            try:
-                print(f"\n| case | unit | this tree | {args.against} | ratio (this / {args.against}) |")
-                print("| --- | --- | --- | --- | --- |")
-                for case in args.cases:
-                    unit = CASES[case][0]
-                    ours, theirs = [], []
-                    for _ in range(args.rounds):  # interleave so load changes hit both alike
-                        ours.append(measure_in(ROOT, case, "autodiff"))
-                        theirs.append(measure_in(tmp, case, "autodiff"))
-                    a, b = min(ours), min(theirs)
-                    print(f"| {case} | {unit} | {fmt(a)} | {fmt(b)} | {a / b:.3f} |")
-            finally:
-                subprocess.run(["git", "-C", ROOT, "worktree", "remove", "--force", tmp], check=False)
+
+# --------------------------------------------------------------------------- output
+
+def table(rows, ratio_name="autodiff / peer", engine=ENGINE, peer="peer"):
+    """Markdown: one line per workload, metric and peer (a line with no peer when there is none)."""
+    lines = [f"| workload | metric | unit | {engine} | {peer} | {peer}'s | {ratio_name} |",
+             "| --- | --- | --- | ---: | --- | ---: | ---: |"]
+    for r in rows:
+        engine = fmt(r["values"].get(ENGINE))
+        peers = [(k, v) for k, v in r["values"].items() if k != ENGINE] or [("—", None)]
+        for peer, value in peers:
+            ratio = r["ratios"].get(peer)
+            lines.append(f"| {r['workload']} | {r['metric']} | {r['unit']} | {engine} | {peer} | "
+                         f"{fmt(value)} | {'' if ratio is None else f'{ratio:.2f}'} |")
+    return "\n".join(lines)
+
+
+def describe(machine):
+    versions = ", ".join(f"{k} {machine[k]}" for k in ("python", "numpy", "torch", "autograd", "mygrad",
+                                                       "micrograd", "scikit-learn") if machine.get(k))
+    lines = [f"machine: {machine['cpu']}, {machine['cores']} cores"
+             + (f"; autodiff from {machine['autodiff_from']}" if machine.get("autodiff_from") else ""),
+             f"versions: {versions}",
+             f"threads: {machine['threads']} for every engine (OMP/OPENBLAS/MKL_NUM_THREADS, threadpoolctl, "
+             f"torch.set_num_threads); BLAS: {'; '.join(machine['blas'])}"
+             + (f"; torch intra-op threads: {machine['torch_threads']}" if "torch_threads" in machine else ""),
+             f"date: {machine['date']}"
+             + (f"; load average (1, 5, 15 min) at the end: {', '.join(f'{x:.2f}' for x in machine['load_average'])}"
+                if machine.get("load_average") else "")]
+    return "\n".join(lines)
+
+
+def _clean(value):
+    """JSON-safe: non-finite floats become None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def write_json(path, rows, machine, args, mode="peers"):
+    report = {"mode": mode, "ratio": RATIO, "machine": machine,
+              "settings": {"workloads": args.workloads, "repeats": args.repeats, "smoke": args.smoke,
+                           "threads": args.threads, "peers": sorted(args.peers), "against": args.against},
+              "rows": rows}
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(_clean(report), f, indent=1)
+
+
+# --------------------------------------------------------------------------- modes
+
+def warn_if_busy(args):
+    """Timings mean little when other processes hold the cores that the BLAS threads need."""
+    if not hasattr(os, "getloadavg") or args.smoke:
         return
+    load, cores = os.getloadavg()[0], os.cpu_count() or 1
+    if load > max(cores - args.threads, 0) + 1.0:
+        print(f"WARNING: load average {load:.2f} on {cores} cores before the run: other processes compete "
+              f"with the {args.threads} BLAS threads per engine, timings will be slow and noisy "
+              "(wait for an idle machine, or compare with --threads 1)", file=sys.stderr)
 
-    print("\n| case | unit | peer | time | ratio to autodiff |")
-    print("| --- | --- | --- | --- | --- |")
-    for case in args.cases:
-        unit, peers = CASES[case]
-        base = None
-        for peer, _ in peers.items():
-            if not available(peer):
-                print(f"| {case} | {unit} | {peer} | not installed | |")
-                continue
-            t = measure_in(ROOT, case, peer)
-            base = t if peer == "autodiff" else base
-            ratio = "1" if peer == "autodiff" else f"{t / base:.2f}"
-            print(f"| {case} | {unit} | {peer} | {fmt(t)} | {ratio} |", flush=True)
+
+def run_peers(args):
+    if not (args.smoke or args.no_install):
+        tried, ok = environment.ensure_peers()
+        if tried and not ok:
+            print("WARNING: pip could not install every peer; those missing are reported as 'not installed'",
+                  file=sys.stderr)
+    installed = {p for p in args.peers if environment.available(p)}
+    warn_if_busy(args)
+    rows = []
+    for name in args.workloads:
+        module = WORKLOADS[name]
+        ctx = Context(smoke=args.smoke, repeats=args.repeats, peers=frozenset(installed),
+                      min_sample=0.0 if args.smoke else 0.05, settle=0.0 if args.smoke else SETTLE,
+                      log=lambda m: print(m, file=sys.stderr))
+        print(f"running {name}...", file=sys.stderr, flush=True)
+        start = time.perf_counter()
+        new = module.run(ctx)
+        missing = [p for p in module.PEERS if p in args.peers and p not in installed]
+        for p in missing:  # asked for but not there: say so on the workload's first line
+            new[0]["values"][p] = "not installed"
+            new[0]["ratios"][p] = None
+        for r in new:
+            r["seconds"] = time.perf_counter() - start
+        rows += new
+    return rows
+
+
+def _median(values):
+    values = sorted(v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool))
+    if not values:
+        return None
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
+def run_against(args):
+    """This tree's autodiff and REV's, each in child runs of this script (autodiff only), alternating."""
+    with tempfile.TemporaryDirectory(prefix="autodiff-bench-") as old:
+        archive = subprocess.run(["git", "-C", ROOT, "archive", "--format=tar", args.against, "autodiff", "nn"],
+                                 capture_output=True)
+        if archive.returncode:
+            sys.exit(f"git archive {args.against} failed: {archive.stderr.decode().strip()}")
+        tar_path = os.path.join(old, "tree.tar")
+        with open(tar_path, "wb") as f:
+            f.write(archive.stdout)
+        with tarfile.open(tar_path) as tar:
+            tar.extractall(old)
+        os.remove(tar_path)
+        trees = {"this tree": ROOT, args.against: old}
+        runs = {label: [] for label in trees}
+        sources = {}
+        for i in range(args.rounds):
+            for label, tree in trees.items():
+                out = os.path.join(old, f"round{i}-{len(runs[label])}.json")
+                cmd = [sys.executable, "-m", "benchmarks", *args.workloads, "--peers", "none", "--no-install",
+                       "--json", out, "--threads", str(args.threads)]
+                cmd += ["--smoke"] if args.smoke else []
+                cmd += ["--repeats", str(args.repeats)] if args.repeats else []
+                print(f"round {i + 1}/{args.rounds}: {label}...", file=sys.stderr, flush=True)
+                done = subprocess.run(cmd, cwd=tree, env=child_env(tree), stdout=subprocess.DEVNULL)
+                if done.returncode == 0 and os.path.exists(out):
+                    with open(out) as f:
+                        report = json.load(f)
+                    runs[label].append(report["rows"])
+                    sources[label] = report["machine"].get("autodiff_from")
+                else:
+                    print(f"WARNING: the run of {label} failed (exit {done.returncode})", file=sys.stderr)
+    rows = []
+    base = runs["this tree"][0] if runs["this tree"] else []
+    for i, r in enumerate(base):
+        values = {}
+        for label, results in runs.items():
+            samples = [rs[i]["values"].get(ENGINE) for rs in results if i < len(rs)]
+            values[label] = _median(samples) if _median(samples) is not None else (samples[0] if samples else None)
+        ours, theirs = values["this tree"], values[args.against]
+        ratio = None
+        if isinstance(ours, (int, float)) and isinstance(theirs, (int, float)) and theirs and r.get("ratio"):
+            ratio = ours / theirs
+        rows.append({"workload": r["workload"], "metric": r["metric"], "unit": r["unit"],
+                     "values": {ENGINE: ours, args.against: theirs}, "ratios": {args.against: ratio},
+                     "ratio": r.get("ratio"),
+                     "samples": {label: [rs[i]["values"].get(ENGINE) for rs in results if i < len(rs)]
+                                 for label, results in runs.items()}})
+    for label, source in sources.items():
+        print(f"{label}: autodiff imported from {source}", file=sys.stderr)
+    return rows
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    environment.set_threads(args.threads)
+    if args.against:
+        rows = run_against(args)
+        print(table(rows, ratio_name=f"this tree / {args.against}", engine="this tree", peer="revision"))
+        print(f"\n(ratio: this tree's autodiff / {args.against}'s: > 1 means this tree takes more)")
+    else:
+        rows = run_peers(args)
+        print(table(rows))
+        print(f"\n(ratio: {RATIO})")
+    machine = environment.machine()
+    print(describe(machine))
+    if args.json:
+        write_json(args.json, rows, machine, args, mode="against" if args.against else "peers")
+        print(f"wrote {args.json}")
+    return rows
 
 
 if __name__ == "__main__":

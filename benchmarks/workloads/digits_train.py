@@ -1,0 +1,127 @@
+"""digits-train: the ``make demo`` training against scikit-learn's MLPClassifier and PyTorch.
+
+The engine side is ``nn.demo.train_digits(progress=False)`` itself: scikit-learn's
+8×8 digits split 75/25 (stratified, random_state=0), pixels / 16, MLP 64-128-10
+with ReLU in float32, Adam lr 3e-3, weight decay 1e-4 on the weights (not the
+biases), batch 32, 30 epochs, with the demo's per-epoch validation pass. The peers
+do the same training; each run is timed whole, from loading the data to the test
+accuracy, and the engines take turns (round-robin) after one untimed warm-up run.
+"""
+import statistics
+import time
+import warnings
+
+import numpy as np
+
+from ..environment import torch_threads
+from ..timing import round_robin, row
+
+NAME = "digits-train"
+DESCRIPTION = "nn.demo's digits training (MLP 64-128-10, Adam 3e-3, wd 1e-4 on weights, batch 32, 30 epochs)"
+EPOCHS, SMOKE_EPOCHS = 30, 1
+BATCH, LR, SEED = 32, 3e-3, 0
+REPEATS = 3
+
+
+def autodiff_train(epochs):
+    """Exactly the demo's training."""
+    from nn.demo import train_digits
+
+    _, _, accuracy = train_digits(epochs=epochs, batch_size=BATCH, lr=LR, seed=SEED, progress=False)
+    return accuracy
+
+
+def sklearn_train(epochs):
+    """MLPClassifier with the demo's architecture and hyper-parameters.
+
+    alpha: scikit-learn adds alpha·W to the summed gradient of the batch and divides the
+    sum by the batch size (``_compute_loss_grad``), so its per-step weight decay on the
+    mean gradient is alpha / batch_size; it applies to the weights only, not the
+    intercepts, as in the demo. Hence alpha = 1e-4 · 32 = 3.2e-3 (the last, smaller
+    batch of an epoch, 3 of 1347 samples, gets a little more decay). Adam's betas and
+    epsilon are the defaults of both. ``n_iter_no_change`` > epochs: always 30 epochs
+    (no stopping on the training loss either); its initialisation is Glorot's, not the demo's.
+    """
+    from nn.demo import WEIGHT_DECAY, load_digits_split
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    X_train, X_test, y_train, y_test = load_digits_split()
+    model = MLPClassifier(hidden_layer_sizes=(128,), activation="relu", solver="adam",
+                          learning_rate_init=LR, alpha=WEIGHT_DECAY * BATCH, batch_size=BATCH,
+                          max_iter=epochs, shuffle=True, early_stopping=False,
+                          n_iter_no_change=epochs + 1, random_state=SEED)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # max_iter reached: that is the plan
+        model.fit(X_train.astype(np.float32), y_train)
+    return model.score(X_test.astype(np.float32), y_test)
+
+
+def torch_train(epochs):
+    """The demo's loop in PyTorch: same initial weights (the demo's seeded nn.MLP), Adam with the
+    same two parameter groups, shuffled batches of 32, loss and accuracy per step, a validation
+    pass per epoch as ``nn.fit`` does."""
+    import torch
+
+    import nn
+    from nn.demo import HIDDEN, WEIGHT_DECAY, load_digits_split
+
+    torch_threads(torch)
+    F = torch.nn.functional
+    X_train, X_test, y_train, y_test = load_digits_split()
+    nn.manual_seed(SEED)
+    init = nn.MLP(64, HIDDEN + [10], dtype=np.float32).state_dict()  # the demo's initial weights
+    model = torch.nn.Sequential(torch.nn.Linear(64, HIDDEN[0]), torch.nn.ReLU(), torch.nn.Linear(HIDDEN[0], 10))
+    model.load_state_dict({k.removeprefix("layers."): torch.from_numpy(v) for k, v in init.items()})
+    weights = [p for name, p in model.named_parameters() if name.endswith("weight")]
+    biases = [p for name, p in model.named_parameters() if name.endswith("bias")]
+    optimizer = torch.optim.Adam([{"params": weights, "weight_decay": WEIGHT_DECAY},
+                                  {"params": biases, "weight_decay": 0.0}], lr=LR)
+    X, y = torch.from_numpy(X_train.astype(np.float32)), torch.from_numpy(y_train)
+    Xv, yv = torch.from_numpy(X_test.astype(np.float32)), torch.from_numpy(y_test)
+    rng = np.random.default_rng(SEED)
+    for _ in range(epochs):
+        model.train()
+        loss_sum = correct = 0.0
+        order = torch.from_numpy(rng.permutation(len(X)))
+        for start in range(0, len(X), BATCH):
+            idx = order[start:start + BATCH]
+            output = model(X[idx])
+            loss = F.cross_entropy(output, y[idx])
+            loss_sum += loss.item() * len(idx)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            correct += (output.argmax(1) == y[idx]).sum().item()
+        model.eval()
+        with torch.no_grad():
+            scores = model(Xv)
+            F.cross_entropy(scores, yv).item()
+            (scores.argmax(1) == yv).float().mean().item()
+    with torch.no_grad():
+        return (model(Xv).argmax(1) == yv).float().mean().item()
+
+
+# one function per engine, autodiff first
+ENGINES = {"autodiff": autodiff_train, "sklearn": sklearn_train, "torch": torch_train}
+PEERS = tuple(ENGINES)[1:]
+
+
+def _timed(train, epochs):
+    start = time.perf_counter()
+    accuracy = train(epochs)
+    return {"seconds": time.perf_counter() - start, "accuracy": float(accuracy)}
+
+
+def run(ctx):
+    epochs = SMOKE_EPOCHS if ctx.smoke else EPOCHS
+    engines = {name: train for name, train in ENGINES.items() if name == "autodiff" or ctx.wants(name)}
+    jobs = {name: (lambda train=train: _timed(train, epochs)) for name, train in engines.items()}
+    if not ctx.smoke:
+        round_robin(jobs, 1, settle=ctx.settle)  # warm-up: imports, the digits file, first-call costs
+    results = round_robin(jobs, ctx.reps(REPEATS), settle=ctx.settle)
+    seconds = {k: statistics.median(r["seconds"] for r in rs) for k, rs in results.items()}
+    accuracy = {k: statistics.median(r["accuracy"] for r in rs) for k, rs in results.items()}
+    samples = {k: [r["seconds"] for r in rs] for k, rs in results.items()}
+    return [row(NAME, f"wall time, {epochs} epochs", "s", seconds, samples=samples),
+            row(NAME, "test accuracy", "", accuracy, ratio=False)]

@@ -1,0 +1,97 @@
+"""The benchmark suite itself: its smoke mode runs, its output has the promised shape, and the
+peers compute the same thing as autodiff. Never asserts a timing."""
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # benchmarks/ is not an installed package
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import run  # noqa: E402
+from benchmarks.environment import available  # noqa: E402
+from benchmarks.workloads import WORKLOADS, mlp, mlp_mnist, mlp_small  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    """One smoke run of every workload, autodiff only: (printed text, JSON report)."""
+    path = tmp_path_factory.mktemp("bench") / "bench.json"
+    out = subprocess.run([sys.executable, "-m", "benchmarks", "--smoke", "--peers", "none", "--json", str(path)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout, json.loads(path.read_text())
+
+
+def _positive(x):
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x > 0
+
+
+def test_smoke_covers_every_workload(smoke):
+    _, report = smoke
+    assert [w for w in WORKLOADS] == list(dict.fromkeys(r["workload"] for r in report["rows"]))
+
+
+def test_smoke_json_structure(smoke):
+    _, report = smoke
+    assert {"mode", "ratio", "machine", "settings", "rows"} <= set(report)
+    assert {"cpu", "cores", "python", "numpy", "threads", "blas", "date"} <= set(report["machine"])
+    assert report["settings"]["smoke"] is True
+    for r in report["rows"]:
+        assert {"workload", "metric", "unit", "values", "ratios", "samples"} <= set(r)
+        assert list(r["values"]) == ["autodiff"]  # --peers none
+        value = r["values"]["autodiff"]
+        if r["metric"].startswith("graph freed"):
+            assert value.startswith("yes"), value  # freed by reference counting, gc disabled
+        elif r["metric"] == "test accuracy":
+            assert 0 < value <= 1
+        elif "cyclic gc" in r["metric"]:
+            assert value >= 0 and math.isfinite(value)
+        else:
+            assert _positive(value), (r["workload"], r["metric"], value)
+        for samples in r["samples"].values():
+            for s in samples:
+                if isinstance(s, (int, float)):
+                    assert math.isfinite(s)
+
+
+def test_smoke_table_has_a_line_per_row(smoke):
+    text, report = smoke
+    lines = [line for line in text.splitlines() if line.startswith("| ")]
+    assert lines[0].startswith("| workload | metric | unit | autodiff | peer |")
+    assert len(lines) == 2 + len(report["rows"])  # header, rule, one line per row (no peers: one each)
+    for r, line in zip(report["rows"], lines[2:]):
+        assert line.startswith(f"| {r['workload']} | {r['metric']} |")
+    assert "machine:" in text and "date:" in text and "threads:" in text
+
+
+def test_table_ratio_is_engine_over_peer():
+    from benchmarks.timing import row
+
+    r = row("w", "time", "s", {"autodiff": 2.0, "torch": 4.0, "micrograd": "RecursionError at 1,000 ops"})
+    assert r["ratios"] == {"torch": 0.5, "micrograd": None}
+    text = run.table([r])
+    assert "| w | time | s | 2 | torch | 4 | 0.50 |" in text
+    assert "| w | time | s | 2 | micrograd | RecursionError at 1,000 ops |  |" in text
+
+
+def test_unknown_workload_is_refused():
+    with pytest.raises(SystemExit):
+        run.parse_args(["no-such-workload"])
+
+
+@pytest.mark.parametrize("workload", [mlp_small, mlp_mnist], ids=lambda m: m.NAME)
+def test_peers_compute_the_same_losses(workload):
+    """Each installed peer's first two losses (before and after one SGD step) match autodiff's."""
+    problem = workload.problem(smoke=True)
+    steps = {name: make(problem) for name, make in workload.ENGINES.items()
+             if name == "autodiff" or available(name)}
+    if len(steps) == 1:
+        pytest.skip("no peer installed")
+    checks = mlp.check_losses(steps)
+    bad = {name: c["losses"] for name, c in checks.items() if not c["ok"]}
+    assert not bad, f"losses differ from autodiff's {checks['autodiff']['losses']}: {bad}"
