@@ -11,7 +11,7 @@ import traceback
 
 import numpy as np
 
-from .grad_mode import _local, _PerThreadStack
+from .grad_mode import _local
 
 
 class AnomalyError(RuntimeError):
@@ -89,15 +89,16 @@ class detect_anomaly:
 
     def __init__(self, check_nan=True):
         self.check_nan = bool(check_nan)
-        self._previous = _PerThreadStack()
 
     def __enter__(self):
-        self._previous.items.append(_local.state.anomaly)
-        _local.state.anomaly = self.check_nan
+        state = _local.state
+        state.saved_anomaly.append(state.anomaly)
+        state.anomaly = self.check_nan
         return self
 
     def __exit__(self, *exc):
-        _local.state.anomaly = self._previous.items.pop()
+        state = _local.state
+        state.anomaly = state.saved_anomaly.pop()
         return False
 
     def __call__(self, fn):

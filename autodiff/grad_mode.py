@@ -11,13 +11,16 @@ from typing import NamedTuple
 class _State:
     """One thread's modes. The engine reads them on every op: plain slots, not thread-local lookups."""
 
-    __slots__ = ("enabled", "rule", "scope", "anomaly")
+    __slots__ = ("enabled", "rule", "scope", "anomaly", "saved_modes", "saved_anomaly")
 
     def __init__(self):
         self.enabled = True   # grad mode
         self.rule = None      # the op whose derivative rule runs under create_graph
         self.scope = ()       # the enclosing scope blocks
         self.anomaly = False  # autodiff.detect_anomaly
+        # What the open with-blocks restore on exit, innermost last. Kept per thread, not per
+        # context object, so one object (``inference = no_grad()``) works in several threads.
+        self.saved_modes, self.saved_anomaly = [], []
 
 
 class _PerThread(threading.local):
@@ -81,22 +84,16 @@ class scope:
 
     def __init__(self, name: str):
         self.name = str(name)
-        self._outer = _PerThreadStack()
 
     def __enter__(self):
-        outer = current_scope()
-        self._outer.items.append(outer)
-        _local.state.scope = outer + (ScopeFrame(self.name, next(_calls)),)
+        state = _local.state
+        state.scope = state.scope + (ScopeFrame(self.name, next(_calls)),)
         return self
 
-    def __exit__(self, *exc):
-        _local.state.scope = self._outer.items.pop()
+    def __exit__(self, *exc):  # blocks nest within a thread: the innermost frame is this block's
+        state = _local.state
+        state.scope = state.scope[:-1]
         return False
-
-
-class _PerThreadStack(threading.local):
-    def __init__(self):
-        self.items = []
 
 
 class _GradModeContext:
@@ -108,16 +105,15 @@ class _GradModeContext:
 
     mode = True
 
-    def __init__(self):
-        self._saved = _PerThreadStack()
-
     def __enter__(self):
-        self._saved.items.append(is_grad_enabled())
-        _set_enabled(self.mode)
+        state = _local.state
+        state.saved_modes.append(state.enabled)
+        state.enabled = self.mode
         return self
 
     def __exit__(self, *exc):
-        _set_enabled(self._saved.items.pop())
+        state = _local.state
+        state.enabled = state.saved_modes.pop()
         return False
 
     def __call__(self, fn):

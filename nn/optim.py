@@ -101,8 +101,11 @@ class Optimizer:
                     raise ValueError(f"the gradient of {_label(p)} has shape {grad.shape}, the parameter {p.shape}")
                 work.append((p, grad, group))
         for p, grad, group in work:
-            state = self.state.setdefault(id(p), {})
-            p -= self._update(p.data, grad.data, state, group)
+            self._step_parameter(p, grad.data, self.state.setdefault(id(p), {}), group)
+
+    def _step_parameter(self, p, g, state, group):
+        """Update the parameter ``p`` in place given its gradient array ``g``."""
+        p -= self._update(p.data, g, state, group)
 
     def _update(self, w, g, state, group):
         """The amount to subtract from the array ``w`` given its gradient ``g`` (``state`` is updated in place)."""
@@ -172,6 +175,23 @@ def _label(p):
     return repr(p.name) if p.name else f"a parameter of shape {p.shape}"
 
 
+_CHUNK = 1 << 14  # elements: a 64 KiB float32 scratch stays in cache
+
+
+def _subtract_scaled(w, a, g):
+    """w −= a·g in place, in chunks: numpy's ``w -= a * g`` would first make a·g as large as w."""
+    if w.size <= _CHUNK or not (w.flags.c_contiguous and g.flags.c_contiguous) or w.shape != g.shape:
+        w -= a * g
+        return
+    flat_w, flat_g = w.reshape(-1), g.reshape(-1)
+    scratch = np.empty(_CHUNK, dtype=np.result_type(g.dtype, w.dtype))
+    for start in range(0, flat_w.size, _CHUNK):
+        stop = min(start + _CHUNK, flat_w.size)
+        part = scratch[:stop - start]
+        np.multiply(flat_g[start:stop], a, out=part)
+        flat_w[start:stop] -= part
+
+
 class SGD(Optimizer):
     """Stochastic gradient descent with momentum μ, optional Nesterov, and weight decay λ (as PyTorch):
 
@@ -183,11 +203,19 @@ class SGD(Optimizer):
             raise ValueError("Nesterov momentum requires a momentum > 0")
         super().__init__(params, dict(lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay))
 
+    def _step_parameter(self, p, g, state, group):
+        if group["momentum"]:
+            return super()._step_parameter(p, g, state, group)
+        # Plain SGD: w − lr(g + λw) = (1 − lr·λ)w − lr·g, computed in w's own memory with
+        # a cache-sized scratch, so no temporary as large as the parameter is ever made.
+        w, lr, decay = p.data, group["lr"], group["weight_decay"]
+        if decay:
+            w *= 1 - lr * decay
+        _subtract_scaled(w, lr, g)
+        p.data = w  # the same array: this only moves the version counter, as any in-place change does
+
     def _update(self, w, g, state, group):
         decay, mu = group["weight_decay"], group["momentum"]
-        if decay and not mu:  # w − lr(g + λw) = (1 − lr·λ)w − lr·g: two passes over w, one temporary
-            w *= 1 - group["lr"] * decay
-            return group["lr"] * g
         owned = False  # g is a temporary of ours (not .grad, not the momentum buffer): scale it in place
         if decay:
             d = w * decay

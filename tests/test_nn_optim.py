@@ -252,3 +252,24 @@ def test_optim_is_importable_both_ways():
     from nn import data, functional, init, optim
 
     assert optim.SGD is nn.optim.SGD and data is nn.data and init is nn.init and functional is nn.functional
+
+
+def test_plain_sgd_updates_large_parameters_in_place_without_a_full_size_temporary():
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    w0 = rng.standard_normal((200, 201)).astype(np.float32)  # 40,200 elements: the chunked path
+    g0 = rng.standard_normal((200, 201)).astype(np.float32)
+    p = nn.Parameter(w0)
+    array, version = p.data, p._version
+    opt = nn.optim.SGD([p], lr=0.1, weight_decay=0.01)
+    p.grad = g0.copy()
+    tracemalloc.start()
+    try:
+        opt.step()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert p.data is array and p._version > version and p.dtype == np.float32
+    np.testing.assert_allclose(p.data, w0 - 0.1 * (g0 + 0.01 * w0), rtol=1e-5, atol=1e-6)
+    assert peak < w0.nbytes / 2
