@@ -41,14 +41,34 @@ def _fill(tensor, values):
     return tensor
 
 
+_CHUNK = 1 << 16  # values drawn at a time
+
+
+def _fill_drawn(tensor, draw):
+    """Fill with ``draw(n)`` (n float64 values), in chunks: a float32 weight never has a float64
+    twice its size beside it. The values are the ones a single draw would give (the generator's
+    stream is consumed in the same order)."""
+    array = tensor.data
+    if array.size <= _CHUNK or not array.flags.c_contiguous or not array.flags.writeable:
+        return _fill(tensor, draw(tensor.shape))
+    flat = array.reshape(-1)
+    for start in range(0, flat.size, _CHUNK):
+        stop = min(start + _CHUNK, flat.size)
+        flat[start:stop] = draw(stop - start)
+    tensor.data = array  # the same array: moves the version counter, as any in-place change does
+    return tensor
+
+
 def uniform_(tensor, a=0.0, b=1.0, rng=None):
     """Fill with U(a, b)."""
-    return _fill(tensor, generator(rng).uniform(a, b, tensor.shape))
+    rng = generator(rng)
+    return _fill_drawn(tensor, lambda shape: rng.uniform(a, b, shape))
 
 
 def normal_(tensor, mean=0.0, std=1.0, rng=None):
     """Fill with N(mean, std²)."""
-    return _fill(tensor, generator(rng).normal(mean, std, tensor.shape))
+    rng = generator(rng)
+    return _fill_drawn(tensor, lambda shape: rng.normal(mean, std, shape))
 
 
 def zeros_(tensor):

@@ -273,6 +273,24 @@ def test_init_functions_match_their_formulas():
     assert nn.init.calculate_gain("leaky_relu", 0.2) == np.sqrt(2 / 1.04)
 
 
+@pytest.mark.parametrize("fill, args", [(nn.init.uniform_, (-0.3, 0.7)), (nn.init.normal_, (0.1, 2.0))])
+def test_init_of_a_large_float32_weight_draws_in_chunks_the_values_of_one_draw(fill, args):
+    import tracemalloc
+
+    w = nn.Parameter(np.empty((512, 784), dtype=np.float32))
+    array, version = w.data, w._version
+    tracemalloc.start()
+    try:
+        fill(w, *args, rng=123)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    one_draw = getattr(np.random.default_rng(123), fill.__name__[:-1])(*args, (512, 784))
+    assert w.data is array and w._version > version and w.dtype == np.float32
+    np.testing.assert_array_equal(w.data, one_draw.astype(np.float32))
+    assert peak < w.data.nbytes / 2  # no float64 of the whole weight (twice its size) beside it
+
+
 def test_init_errors():
     with pytest.raises(ValueError, match=r"fan in and fan out need a tensor with at least 2 axes, got shape \(3,\)"):
         nn.init.xavier_uniform_(nn.Parameter(np.zeros(3)))

@@ -258,8 +258,8 @@ def test_plain_sgd_updates_large_parameters_in_place_without_a_full_size_tempora
     import tracemalloc
 
     rng = np.random.default_rng(0)
-    w0 = rng.standard_normal((200, 201)).astype(np.float32)  # 40,200 elements: the chunked path
-    g0 = rng.standard_normal((200, 201)).astype(np.float32)
+    w0 = rng.standard_normal((400, 401)).astype(np.float32)  # 160,400 elements: the chunked path
+    g0 = rng.standard_normal((400, 401)).astype(np.float32)
     p = nn.Parameter(w0)
     array, version = p.data, p._version
     opt = nn.optim.SGD([p], lr=0.1, weight_decay=0.01)
