@@ -323,12 +323,15 @@ def linear(x, weight, bias=None):
     return apply(ops.Linear, x, weight, as_tensor(bias))
 
 
-def cross_entropy(logits, labels):
-    """−log softmax(logits)[label] per row, for logits (N, C) and integer labels (N,) in [0, C).
+def cross_entropy(logits, labels, reduction="none"):
+    """−log softmax(logits)[label] per row, for logits (N, C) and integer labels (N,) in [0, C);
+    ``reduction="mean"`` or ``"sum"`` reduces the rows inside the op (one node, no extra ops).
 
     The labels are not checked here (``nn.functional.cross_entropy`` checks them).
     """
-    return apply1(ops.CrossEntropy, as_tensor(logits), labels=np.asarray(labels))
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    return apply1(ops.CrossEntropy, as_tensor(logits), labels=np.asarray(labels), reduction=reduction)
 
 
 def log_softmax(x, axis=-1):

@@ -674,17 +674,19 @@ class LogSoftmax(Op):
 
 
 class CrossEntropy(Op):
-    """zₙ = −log softmax(xₙ)[yₙ] = ln Σⱼ e^xₙⱼ − xₙ,yₙ per row n, for integer labels y.
+    """zₙ = −log softmax(xₙ)[yₙ] = ln Σⱼ e^xₙⱼ − xₙ,yₙ per row n, for integer labels y;
+    with ``reduction`` "mean" or "sum", z = s Σₙ zₙ (s = 1/N or 1).
 
-    ∂L/∂xₙ = gₙ (softmax(xₙ) − onehot(yₙ)): the softmax computed forward is kept, so
-    backward is one multiply (Nielsen's δᴸ = aᴸ − y for softmax with log-likelihood).
+    ∂L/∂xₙ = gₙ (softmax(xₙ) − onehot(yₙ)), where gₙ = s g when reduced: the softmax
+    computed forward is kept, so backward is one multiply (Nielsen's δᴸ = aᴸ − y for
+    softmax with log-likelihood), and the mean costs no ops of its own.
     """
 
-    __slots__ = ("labels", "probs")
+    __slots__ = ("labels", "reduction", "probs")
     name, frees = "cross_entropy", ("probs",)
 
-    def forward(self, x, labels=None):
-        self.labels = labels
+    def forward(self, x, labels=None, reduction="none"):
+        self.labels, self.reduction = labels, reduction
         shifted = x - np.max(x, axis=-1, keepdims=True)
         e = np.exp(shifted)
         total = np.sum(e, axis=-1, keepdims=True)
@@ -692,17 +694,32 @@ class CrossEntropy(Op):
         out = np.log(total[:, 0]) - shifted[rows, labels]
         e /= total
         self.probs = e
-        return out
+        if reduction == "none":
+            return out
+        return out.sum() * out.dtype.type(self._scale())
+
+    def _scale(self):
+        """s: ∂z/∂zₙ for every n (the mean of nothing is nan, as numpy's)."""
+        if self.reduction == "sum":
+            return 1.0
+        n = len(self.labels)
+        return 1.0 / n if n else math.inf
 
     def vjp(self, xp, g, x, out):
         rows = np.arange(len(self.labels))
+        if self.reduction != "none":
+            g = g * g.dtype.type(self._scale())  # the same gₙ for every sample
         if type(x) is np.ndarray:  # first order: the softmax kept from forward
-            gx = self.probs * g[:, None]
+            if g.ndim:
+                gx = self.probs * g[:, None]
+            else:
+                gx = self.probs * g
             gx[rows, self.labels] -= g
             return gx
         onehot = np.zeros(x.shape, dtype=x.dtype)
         onehot[rows, self.labels] = 1
-        return xp.reshape(g, (-1, 1)) * (xp.softmax(x, axis=-1) - onehot)
+        per_sample = xp.reshape(g, (-1, 1)) if g.ndim else g
+        return per_sample * (xp.softmax(x, axis=-1) - onehot)
 
 
 # --------------------------------------------------------------------------- shape

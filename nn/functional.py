@@ -89,8 +89,7 @@ def cross_entropy(logits, labels, reduction="mean"):
             f"got values from {labels.min()} to {labels.max()}")
     if logits.dtype.kind != "f":
         logits = logits.astype(np.float64)
-    losses = ad.cross_entropy(logits, labels)
-    return _reduce(losses, reduction)
+    return ad.cross_entropy(logits, labels, reduction)
 
 
 def binary_cross_entropy_with_logits(logits, targets, reduction="mean"):

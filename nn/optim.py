@@ -16,6 +16,8 @@ import numpy as np
 
 import autodiff as ad
 
+_REAL = (float, int, numbers.Real)  # the concrete types first: isinstance of an ABC is slow
+
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW"]
 
 
@@ -67,13 +69,13 @@ class Optimizer:
 
     def _validate(self, group):
         for key in ("lr", "weight_decay", "momentum", "eps"):
-            if key in group and not (isinstance(group[key], numbers.Real) and group[key] >= 0):
+            if key in group and not (isinstance(group[key], _REAL) and group[key] >= 0):
                 raise ValueError(f"invalid {key}: {group[key]!r} (must be >= 0)")
         betas = group.get("betas", ())
         if "betas" in group and (not isinstance(betas, (tuple, list)) or len(betas) != 2):
             raise ValueError(f"invalid betas: {betas!r} (must be a pair of numbers in [0, 1))")
         for i, beta in enumerate(betas):
-            if not (isinstance(beta, numbers.Real) and 0 <= beta < 1):
+            if not (isinstance(beta, _REAL) and 0 <= beta < 1):
                 raise ValueError(f"invalid beta parameter at index {i}: {beta!r} (must be in [0, 1))")
 
     def zero_grad(self):
@@ -105,7 +107,9 @@ class Optimizer:
 
     def _step_parameter(self, p, g, state, group):
         """Update the parameter ``p`` in place given its gradient array ``g``."""
-        p -= self._update(p.data, g, state, group)
+        w = p.data
+        w -= self._update(w, g, state, group)
+        p.data = w  # the same array: this only moves the version counter, as any in-place change does
 
     def _update(self, w, g, state, group):
         """The amount to subtract from the array ``w`` given its gradient ``g`` (``state`` is updated in place)."""
@@ -271,11 +275,12 @@ class Adam(Optimizer):
         scratch *= 1 - beta2
         v *= beta2
         v += scratch
+        # lr m̂ / (√v̂ + ε) = (lr √(1−β₂ᵗ) / (1−β₁ᵗ)) · m / (√v + ε √(1−β₂ᵗ)): one pass fewer
+        root = math.sqrt(1 - beta2**t)
         denom = np.sqrt(v, out=scratch)
-        denom *= 1 / math.sqrt(1 - beta2**t)
-        denom += eps
+        denom += eps * root
         update = np.divide(m, denom, out=scratch)
-        update *= lr / (1 - beta1**t)
+        update *= lr * root / (1 - beta1**t)
         if decay and self.decoupled:
             update += (lr * decay) * w
         return update

@@ -115,6 +115,8 @@ def _cases():
         ("linear_vector", lambda x, w, b: ad.linear(x, w, b), [(3,), (4, 3), (4,)], None),
         ("linear_batched", lambda x, w, b: ad.linear(x, w, b), [(2, 5, 3), (4, 3), (4,)], None),
         ("cross_entropy", lambda x: ad.cross_entropy(x, np.array([2, 0, 3, 2])), [(4, 5)], None),
+        ("cross_entropy_mean", lambda x: ad.cross_entropy(x, np.array([2, 0, 3, 2]), "mean"), [(4, 5)], None),
+        ("cross_entropy_sum", lambda x: ad.cross_entropy(x, np.array([1, 1, 0]), "sum"), [(3, 2)], None),
         ("inplace_add", _inplace_add, [(2, 3), (3,)], None),
         ("inplace_mul_setitem", _inplace_mul_setitem, [(2, 3), (3,)], None),
     ]
@@ -200,3 +202,25 @@ def test_linear_and_cross_entropy_match_their_compositions():
     np.testing.assert_allclose(fused.data, composed.data, rtol=1e-12)
     for got, t in zip(fused_grads, (x, w, b)):
         np.testing.assert_allclose(got, t.grad.data, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction, reduce", [("mean", "mean"), ("sum", "sum")])
+def test_cross_entropy_reduced_inside_the_op_is_the_reduction_of_its_rows_bit_for_bit(dtype, reduction, reduce):
+    rng = np.random.default_rng(2)
+    x = ad.Tensor(rng.standard_normal((7, 4)), dtype=dtype, requires_grad=True)
+    labels = np.array([0, 3, 1, 1, 2, 0, 3])
+    fused = ad.cross_entropy(x, labels, reduction)
+    assert fused.shape == () and fused.dtype == dtype and fused.grad_fn.name == "cross_entropy"
+    assert fused.grad_fn.params["reduction"] == reduction
+    fused.backward()
+    fused_grad, x.grad = x.grad.data, None
+    rows = getattr(ad.cross_entropy(x, labels), reduce)()
+    rows.backward()
+    assert fused.item() == rows.item()
+    np.testing.assert_array_equal(fused_grad, x.grad.data)
+
+
+def test_cross_entropy_reduction_is_checked():
+    with pytest.raises(ValueError, match="cross_entropy: reduction must be 'mean', 'sum' or 'none', got 'avg'"):
+        ad.cross_entropy(np.zeros((2, 3)), np.array([0, 1]), "avg")

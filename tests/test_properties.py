@@ -208,10 +208,13 @@ def _cross_entropy(draw):
     n, classes = draw(st.integers(1, 4)), draw(st.integers(1, 4))
     labels = np.array(draw(st.lists(st.integers(0, classes - 1), min_size=n, max_size=n)))
 
-    def ref(x):
+    def ref_rows(x):
         shifted = x - x.max(axis=1, keepdims=True)
         return np.log(np.exp(shifted).sum(axis=1)) - shifted[np.arange(n), labels]
-    return lambda x: ad.cross_entropy(x, labels), ref, [real(draw, (n, classes))], {}
+    reduction = draw(st.sampled_from(["none", "mean", "sum"]))
+    reduce = {"none": lambda rows: rows, "mean": np.mean, "sum": np.sum}[reduction]
+    return (lambda x: ad.cross_entropy(x, labels, reduction), lambda x: reduce(ref_rows(x)),
+            [real(draw, (n, classes))], {})
 
 
 def _clip(draw):
