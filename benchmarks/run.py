@@ -47,7 +47,7 @@ def parse_args(argv):
                         help=f"one or more of {', '.join(WORKLOADS)} (default: all)")
     parser.add_argument("--repeats", type=int, metavar="N",
                         help="timed rounds per workload (default: each workload's own, e.g. 15 for the "
-                             "step workloads, 3 for digits-train and memory, 1 for deep-chain)")
+                             "step workloads, 5 for digits-train (one seed each), 3 for memory, 1 for deep-chain)")
     parser.add_argument("--smoke", action="store_true",
                         help="tiny sizes, one repetition, no installing: peers that are missing are skipped")
     parser.add_argument("--json", metavar="FILE", help="also write the results (and the machine) to FILE")
@@ -85,12 +85,13 @@ def table(rows, ratio_name="autodiff / peer", engine=ENGINE, peer="peer"):
     lines = [f"| workload | metric | unit | {engine} | {peer} | {peer}'s | {ratio_name} |",
              "| --- | --- | --- | ---: | --- | ---: | ---: |"]
     for r in rows:
-        engine = fmt(r["values"].get(ENGINE))
+        digits = r.get("digits", 3)
+        engine = fmt(r["values"].get(ENGINE), digits)
         peers = [(k, v) for k, v in r["values"].items() if k != ENGINE] or [("—", None)]
         for peer, value in peers:
             ratio = r["ratios"].get(peer)
             lines.append(f"| {r['workload']} | {r['metric']} | {r['unit']} | {engine} | {peer} | "
-                         f"{fmt(value)} | {'' if ratio is None else f'{ratio:.2f}'} |")
+                         f"{fmt(value, digits)} | {'' if ratio is None else f'{ratio:.2f}'} |")
     return "\n".join(lines)
 
 

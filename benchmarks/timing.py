@@ -176,11 +176,11 @@ def emit(result):
 
 # --------------------------------------------------------------------------- results
 
-def row(workload, metric, unit, values, ratio=True, notes=None, samples=None, checks=None):
+def row(workload, metric, unit, values, ratio=True, notes=None, samples=None, checks=None, digits=3):
     """One line of the table: ``values`` is {engine: number or text}, ``autodiff`` first.
 
     With ``ratio``, each peer gets autodiff / peer (> 1: autodiff takes more time
-    or memory than the peer).
+    or memory than the peer). ``digits``: significant digits in the table.
     """
     engine = values.get(ENGINE)
     ratios = {}
@@ -192,15 +192,15 @@ def row(workload, metric, unit, values, ratio=True, notes=None, samples=None, ch
         else:
             ratios[name] = None
     return {"workload": workload, "metric": metric, "unit": unit, "values": values, "ratio": ratio, "ratios": ratios,
-            "notes": notes or {}, "samples": samples or {}, "checks": checks or {}}
+            "notes": notes or {}, "samples": samples or {}, "checks": checks or {}, "digits": digits}
 
 
 def _number(x):
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def fmt(value):
-    """3 significant digits for numbers, text as is."""
+def fmt(value, digits=3):
+    """``digits`` significant digits for numbers, text as is."""
     if value is None:
         return "—"
     if isinstance(value, bool):
@@ -211,4 +211,4 @@ def fmt(value):
         return str(value)
     if abs(value) >= 1000:
         return f"{value:,.0f}"
-    return f"{value:.3g}"
+    return f"{value:.{digits}g}"
