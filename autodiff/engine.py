@@ -23,7 +23,7 @@ from heapq import heappop, heappush
 from . import anomaly
 from .grad_mode import _local, _set_differentiating_rule, set_grad_enabled
 from .ops import array_math
-from .tensor import NUMERIC_KINDS, FreedTensor, Tensor, describe
+from .tensor import NUMERIC_KINDS, UNCHANGED, FreedTensor, Tensor, bump_version, describe
 
 NOT_TWICE_DIFFERENTIABLE = (
     "second derivatives of {name} are not implemented: {node}'s rule works on raw numpy arrays, "
@@ -54,6 +54,23 @@ def note_inplace_change():
     _last_change[0] = next(_sequence)
 _ndarray, _asarray, _new = np.ndarray, np.asarray, object.__new__
 
+# Every op keeps which inputs need a gradient and their versions: shared tuples for the common
+# values, so that a long graph holds fewer objects for the cyclic garbage collector to scan
+# (it runs on the count of objects created and kept: benchmarks/, deep-chain).
+_NEEDS2 = {(True, True): (True, True), (True, False): (True, False), (False, True): (False, True)}
+_TRUE1, _ZERO1, _ZERO2 = (True,), (0,), (0, 0)
+_shared = {}
+
+
+def _share(values):
+    """``values`` (a tuple of bools or ints), or an equal tuple kept from before."""
+    kept = _shared.get(values)
+    if kept is None:
+        if len(_shared) < 4096:
+            _shared[values] = values
+        return values
+    return kept
+
 
 # apply, apply1 and apply2 are one function: apply1 and apply2 are it unrolled for one and two
 # inputs, because every operation of every user runs through here and Python charges for each
@@ -79,7 +96,7 @@ def apply(op_cls, *inputs, **params):
     elif state.enabled:
         needs = tuple([t._requires_grad for t in inputs])
         if True in needs:
-            _record(op, inputs, needs, tuple([t._vc[0] for t in inputs]), arrays, result, state)
+            _record(op, inputs, _share(needs), _share(tuple([t._vc[0] for t in inputs])), arrays, result, state)
     return result
 
 
@@ -100,7 +117,8 @@ def apply1(op_cls, x, **params):
     if result._data.dtype.kind != "f":
         _check_kind(op, (x,), (a,), result._data, state)
     elif x._requires_grad and state.enabled:
-        _record(op, (x,), (True,), (x._vc[0],), (a,), result, state)
+        version = x._vc[0]
+        _record(op, (x,), _TRUE1, _ZERO1 if version == 0 else (version,), (a,), result, state)
     return result
 
 
@@ -115,7 +133,7 @@ def apply2(op_cls, x, y):
     except _FORWARD_ERRORS as error:
         raise _forward_error(op, (a, b), error) from error
     result = _new(Tensor)  # _result(out), inlined
-    result._data, result._vc, result.grad_fn = out, [0], None
+    result._data, result._vc, result.grad_fn = out, UNCHANGED, None
     result.name = result._grad = result._history = result._released_as = None
     result._requires_grad = result._retains_grad = False
     state = _local.state
@@ -125,11 +143,14 @@ def apply2(op_cls, x, y):
     if out.dtype.kind != "f":
         _check_kind(op, (x, y), (a, b), out, state)
     elif (rx or ry) and state.enabled:
-        op.inputs, op.needs_input_grad, op.versions = (x, y), (rx, ry), (x._vc[0], y._vc[0])
+        vx, vy = x._vc[0], y._vc[0]
+        op.inputs, op.needs_input_grad = (x, y), _NEEDS2[rx, ry]
+        op.versions = _ZERO2 if vx == 0 and vy == 0 else (vx, vy)
         op.seq, op.scope, op.released = next(_sequence), state.scope, False
         op.saved = (a, b) if op.saves_inputs else None
         if op.saves_output:
-            op.saved_output, op._output_counter, op.output_version = out, result._vc, 0
+            op.saved_output, op._output_counter, op.output_version = out, [0], 0
+            result._vc = op._output_counter
         else:
             op.saved_output = None
         result.grad_fn, result._requires_grad = op, True
@@ -143,7 +164,7 @@ def _result(out):
     if type(out) is not _ndarray:
         out = _asarray(out)
     result = _new(Tensor)
-    result._data, result._vc, result.grad_fn = out, [0], None
+    result._data, result._vc, result.grad_fn = out, UNCHANGED, None
     result.name = result._grad = result._history = result._released_as = None
     result._requires_grad = result._retains_grad = False
     return result
@@ -155,7 +176,8 @@ def _record(op, inputs, needs, versions, arrays, result, state):
     op.seq, op.scope, op.released = next(_sequence), state.scope, False
     op.saved = arrays if op.saves_inputs else None
     if op.saves_output:
-        op.saved_output, op._output_counter, op.output_version = result._data, result._vc, 0
+        op.saved_output, op._output_counter, op.output_version = result._data, [0], 0
+        result._vc = op._output_counter
     else:
         op.saved_output = None
     result.grad_fn, result._requires_grad = op, True
@@ -357,8 +379,7 @@ def _accumulate(tensor, g, create_graph, unshared):
             tensor._grad = Tensor._wrap(grad._data + g)
         else:
             grad._data += g
-            grad._vc[0] += 1
-            note_inplace_change()
+            bump_version(grad)
 
 
 def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):

@@ -12,7 +12,8 @@ import numpy as np
 
 from . import ops
 from .engine import apply, apply1, apply2
-from .tensor import Constant, Tensor, _raw, normalize_index
+from .tensor import UNCHANGED as _UNCHANGED, Constant, Tensor, _raw, normalize_index
+from .tensor import version_counter as _version_counter
 
 _NUMBER = (bool, int, float, np.bool_, np.number)
 
@@ -54,7 +55,7 @@ def constant(value, like):
             return Tensor._wrap(_array(number).astype(object))
         array.flags.writeable = False
         c = object.__new__(Constant)
-        c._data, c._vc, c.grad_fn = array, [0], None
+        c._data, c._vc, c.grad_fn = array, _UNCHANGED, None
         c.name = c._grad = c._history = c._released_as = None
         c._requires_grad = c._retains_grad = False
         if value != 0 and value == value:  # as dict keys -0.0 == 0.0 and nan != nan: not cached
@@ -84,7 +85,7 @@ def _operands(x, y):
 def _shares_version(result, x):
     """A result that is a numpy view of ``x`` shares its version counter, so in-place writes through either are seen."""
     if np.may_share_memory(result._data, x._data):
-        result._vc = x._vc
+        result._vc = _version_counter(x)
     return result
 
 

@@ -7,6 +7,30 @@ from .grad_mode import differentiating_rule, is_grad_enabled
 
 _new = object.__new__
 
+UNCHANGED = (0,)
+"""The version counter of every tensor that was never changed in place and shares its counter
+with nothing: one immutable object instead of a list per tensor (a long graph then holds fewer
+objects for the cyclic garbage collector). ``version_counter`` and ``bump_version`` give a tensor
+its own list when it first needs one; writing into UNCHANGED itself fails loudly (a tuple)."""
+
+
+def version_counter(t):
+    """``t``'s version counter as a list that views and ops may share, made on first need."""
+    vc = t._vc
+    if vc is UNCHANGED:
+        vc = t._vc = [0]
+    return vc
+
+
+def bump_version(t):
+    """Count one in-place change of ``t``'s data (seen by every tensor and op sharing its counter)."""
+    vc = t._vc
+    if vc is UNCHANGED:
+        t._vc = [1]
+    else:
+        vc[0] += 1
+    engine.note_inplace_change()
+
 NON_LEAF_GRAD = (
     "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
     "attribute won't be populated during backward(). If you indeed want the gradient for a "
@@ -108,7 +132,7 @@ class Tensor:
                  "_history", "_born", "_released_as", "__weakref__")
     # grad_fn: the recorded op that produced this tensor (None for leaves), PyTorch's ``grad_fn``.
     # name: a label for graph drawings and repr.
-    # _vc: the version counter, a one-element list shared with views.
+    # _vc: the version counter, a one-element list shared with views (UNCHANGED until needed).
     # _history: {version: earlier self} once a recorded in-place op replaced this tensor's value.
     # _born: (set with _history) the creation number of the op that first produced this tensor.
     # _released_as: the FreedTensor that released ops keep in place of this intermediate.
@@ -117,7 +141,7 @@ class Tensor:
     def __init__(self, data, requires_grad=False, dtype=None, name=None):
         array = numeric_array(_raw(data), dtype=dtype, copy=True)
         self._data = array
-        self._vc = [0]
+        self._vc = UNCHANGED
         self.grad_fn = self._grad = self._history = self._released_as = None
         self._requires_grad = self._retains_grad = False
         self.name = name
@@ -129,7 +153,7 @@ class Tensor:
         """A Tensor around ``array`` as is (no copy, no checks): how operations make their results."""
         t = _new(Tensor)
         t._data = array
-        t._vc = [0]
+        t._vc = UNCHANGED
         t.grad_fn = t.name = t._grad = t._history = t._released_as = None
         t._requires_grad = t._retains_grad = False
         return t
@@ -146,8 +170,7 @@ class Tensor:
         if self._requires_grad and array.dtype.kind != "f":
             raise TypeError(f"a tensor that requires grad needs floating-point data, got {array.dtype}")
         self._data = array
-        self._vc[0] += 1
-        engine.note_inplace_change()
+        bump_version(self)
 
     @property
     def _version(self):
@@ -225,7 +248,7 @@ class Tensor:
     def detach(self):
         """The same data (shared, as in PyTorch) outside the graph: no history, no grad."""
         t = Tensor._wrap(self._data)
-        t._vc = self._vc
+        t._vc = version_counter(self)
         return t
 
     # -- array facts -----------------------------------------------------------------
@@ -389,8 +412,7 @@ class Tensor:
         index = normalize_index(index)
         if not self._records_inplace(value, "[...] ="):
             self._data[index] = _raw(value)
-            self._vc[0] += 1
-            engine.note_inplace_change()
+            bump_version(self)
             return
         self._take_place_of(functions.setitem(self, index, value))
 
@@ -413,8 +435,7 @@ class Tensor:
     def _inplace(self, op, ufunc, other, symbol):
         if not self._records_inplace(other, symbol):
             ufunc(self._data, _raw(other), out=self._data, casting="same_kind")
-            self._vc[0] += 1
-            engine.note_inplace_change()
+            bump_version(self)
             return self
         return self._take_place_of(op(self, other))
 
@@ -480,7 +501,7 @@ class FreedTensor(Tensor):
     def __init__(self, tensor):
         self._shape, self._dtype = tensor._data.shape, tensor._data.dtype
         self.grad_fn, self.name, self._grad = tensor.grad_fn, tensor.name, tensor._grad
-        self._requires_grad, self._vc = True, tensor._vc
+        self._requires_grad, self._vc = True, version_counter(tensor)
         self._retains_grad, self._history, self._released_as = False, None, None
 
     shape = property(lambda self: self._shape)
