@@ -153,6 +153,23 @@ def test_writes_through_a_view_bump_the_base_version():
         y.backward()
 
 
+def test_version_counters_are_per_tensor_until_shared_by_a_view_or_detach():
+    # Tensors never changed in place share one immutable counter; a change gives the tensor its own.
+    a, b = Tensor([1.0, 2.0]), Tensor([3.0, 4.0])
+    c, d = a * 2.0, a + b
+    a += 1.0
+    assert (a._version, b._version, c._version, d._version) == (1, 0, 0, 0)
+    b[0] = 7.0
+    b[1] = 8.0
+    assert (a._version, b._version, c._version, d._version) == (1, 2, 0, 0)
+    e = Tensor([1.0, 2.0])
+    alias, view = e.detach(), e.reshape(2, 1)
+    alias += 1.0
+    assert e._version == alias._version == view._version == 1
+    view[0, 0] = 0.0
+    assert e._version == alias._version == view._version == 2 and e.data[0] == 0.0
+
+
 def test_data_setter_bumps_the_version():
     w = Tensor([1.0, 2.0], requires_grad=True)
     y = (w * w).sum()
