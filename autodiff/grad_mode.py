@@ -65,6 +65,7 @@ class ScopeFrame(NamedTuple):
 
 
 _calls = itertools.count(1)
+_tuple_new = tuple.__new__
 
 
 def current_scope() -> tuple:
@@ -82,12 +83,14 @@ class scope:
             h = (x @ W.T).tanh()        # h.grad_fn.scope_names == ("encoder",)
     """
 
-    def __init__(self, name: str):
-        self.name = str(name)
+    __slots__ = ("name",)
 
-    def __enter__(self):
+    def __init__(self, name: str):
+        self.name = name if type(name) is str else str(name)
+
+    def __enter__(self):  # every module call enters one: ScopeFrame made without NamedTuple's Python __new__
         state = _local.state
-        state.scope = state.scope + (ScopeFrame(self.name, next(_calls)),)
+        state.scope = state.scope + (_tuple_new(ScopeFrame, (self.name, next(_calls))),)
         return self
 
     def __exit__(self, *exc):  # blocks nest within a thread: the innermost frame is this block's

@@ -336,20 +336,22 @@ class Linear(Op):
                 f"(out, in) takes {w.shape[1] if w.ndim == 2 else '?'}")
         out = np.matmul(x, w.T)
         if b:
-            if out.dtype == np.result_type(out, b[0]):
-                out += b[0]
+            bias = b[0]
+            if out.dtype is bias.dtype or out.dtype == np.result_type(out, bias):
+                out += bias
             else:
-                out = out + b[0]
+                out = out + bias
         return out
 
     def vjp(self, xp, g, x, w, *b, out):
         nx, nw = self.needs_input_grad[:2]
         gx = xp.matmul(g, w) if nx else None
-        g2 = xp.reshape(g, (-1, g.shape[-1]))
-        gw = xp.matmul(_matrix_transpose(xp, g2), xp.reshape(x, (-1, x.shape[-1]))) if nw else None
+        if g.ndim != 2:  # a batch of any shape: its samples as the rows of a matrix
+            g, x = xp.reshape(g, (-1, g.shape[-1])), xp.reshape(x, (-1, x.shape[-1]))
+        gw = xp.matmul(g.T, x) if nw else None
         if not b:
             return gx, gw
-        return gx, gw, (g2.sum(axis=0) if self.needs_input_grad[2] else None)
+        return gx, gw, (g.sum(axis=0) if self.needs_input_grad[2] else None)
 
 
 # --------------------------------------------------------------------------- elementwise
