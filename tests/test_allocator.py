@@ -1,0 +1,53 @@
+"""allocator: glibc's malloc thresholds, fixed on import so a training loop does not page-fault every step."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from autodiff import allocator
+
+# One SGD step of an MLP 256-256-128-10, batch 128, repeated: its arrays (64-256 KiB) are the sizes
+# glibc's default thresholds hand back to the system after every step (309 page faults a step here).
+LOOP = """
+import json, resource, numpy as np
+import autodiff as ad, nn
+from nn import functional as F
+rng = np.random.default_rng(0)
+x, y = ad.Tensor(rng.random((128, 256), dtype=np.float32)), rng.integers(0, 10, 128)
+model = nn.MLP(256, [256, 128, 10], dtype=np.float32, rng=0)
+opt = nn.optim.SGD(model.parameters(), lr=0.05, weight_decay=1e-4)
+def step():
+    opt.zero_grad(); F.cross_entropy(model(x), y).backward(); opt.step()
+for _ in range(20): step()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(50): step()
+faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 50
+print(json.dumps({"tuned": ad.allocator.tuned, "faults_per_step": faults}))
+"""
+
+
+def _run(env_extra):
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("AUTODIFF_MALLOC",) + allocator._OWN_SETTINGS}
+    env.update(env_extra)
+    out = subprocess.run([sys.executable, "-c", LOOP], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_the_users_own_settings_win():
+    assert allocator.tune({"AUTODIFF_MALLOC": "system"}) is False
+    assert allocator.tune({"AUTODIFF_MALLOC": "System"}) is False
+    assert allocator.tune({"MALLOC_TRIM_THRESHOLD_": "1000000"}) is False
+    assert allocator.tune({"MALLOC_MMAP_THRESHOLD_": "1000000"}) is False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt: Linux only")
+def test_a_training_loop_stops_page_faulting_once_tuned():
+    tuned = _run({})
+    if not tuned["tuned"]:
+        pytest.skip("this libc has no working mallopt (not glibc)")
+    assert tuned["faults_per_step"] < 20, tuned
+    assert _run({"AUTODIFF_MALLOC": "system"})["tuned"] is False
