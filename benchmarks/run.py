@@ -82,16 +82,17 @@ def parse_args(argv):
 
 def table(rows, ratio_name="autodiff / peer", engine=ENGINE, peer="peer"):
     """Markdown: one line per workload, metric and peer (a line with no peer when there is none)."""
-    lines = [f"| workload | metric | unit | {engine} | {peer} | {peer}'s | {ratio_name} |",
-             "| --- | --- | --- | ---: | --- | ---: | ---: |"]
+    lines = [f"| workload | metric | unit | {engine} | {peer} | {peer}'s | {ratio_name} | paired |",
+             "| --- | --- | --- | ---: | --- | ---: | ---: | ---: |"]
     for r in rows:
         digits = r.get("digits", 3)
         engine = fmt(r["values"].get(ENGINE), digits)
         peers = [(k, v) for k, v in r["values"].items() if k != ENGINE] or [("—", None)]
         for peer, value in peers:
-            ratio = r["ratios"].get(peer)
+            ratio, paired = r["ratios"].get(peer), r.get("paired", {}).get(peer)
             lines.append(f"| {r['workload']} | {r['metric']} | {r['unit']} | {engine} | {peer} | "
-                         f"{fmt(value, digits)} | {'' if ratio is None else f'{ratio:.2f}'} |")
+                         f"{fmt(value, digits)} | {'' if ratio is None else f'{ratio:.2f}'} | "
+                         f"{'' if paired is None else f'{paired:.2f}'} |")
     return "\n".join(lines)
 
 
@@ -242,7 +243,8 @@ def main(argv=None):
     else:
         rows = run_peers(args)
         print(table(rows))
-        print(f"\n(ratio: {RATIO})")
+        print(f"\n(ratio: {RATIO}; the ratio of the medians. paired: the median of the same ratio "
+              "taken round by round, sample against sample)")
     machine = environment.machine()
     print(describe(machine))
     if args.json:

@@ -180,7 +180,10 @@ def row(workload, metric, unit, values, ratio=True, notes=None, samples=None, ch
     """One line of the table: ``values`` is {engine: number or text}, ``autodiff`` first.
 
     With ``ratio``, each peer gets autodiff / peer (> 1: autodiff takes more time
-    or memory than the peer). ``digits``: significant digits in the table.
+    or memory than the peer), the ratio of the medians; and, where both have ``samples``
+    taken in the same rounds, ``paired``: the median over the rounds of autodiff's sample /
+    the peer's sample of that round, which load changing between rounds moves less.
+    ``digits``: significant digits in the table.
     """
     engine = values.get(ENGINE)
     ratios = {}
@@ -191,8 +194,15 @@ def row(workload, metric, unit, values, ratio=True, notes=None, samples=None, ch
             ratios[name] = engine / value
         else:
             ratios[name] = None
+    paired = {}
+    ours = (samples or {}).get(ENGINE) or []
+    for name in ratios:
+        theirs = (samples or {}).get(name) or []
+        pairs = [a / b for a, b in zip(ours, theirs) if _number(a) and _number(b) and b > 0]
+        paired[name] = statistics.median(pairs) if ratio and ratios[name] is not None and pairs else None
     return {"workload": workload, "metric": metric, "unit": unit, "values": values, "ratio": ratio, "ratios": ratios,
-            "notes": notes or {}, "samples": samples or {}, "checks": checks or {}, "digits": digits}
+            "paired": paired, "notes": notes or {}, "samples": samples or {}, "checks": checks or {},
+            "digits": digits}
 
 
 def _number(x):
