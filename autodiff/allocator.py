@@ -6,8 +6,9 @@ there. Both thresholds start at 128 KiB and follow the largest block freed so fa
 (the trim threshold at twice it). A training step makes and frees the same arrays
 every time, so when they are a few hundred KiB, each step returns the heap's top to
 the system and touches it again: every page of it comes back as a page fault,
-zero-filled by the kernel. An MLP 256-256-128-10 with batch 128 took 309 page faults
-and 1.13 ms per step that way, and none and 0.57 ms with the settings below. Whether
+zero-filled by the kernel. An SGD step of an MLP 256-256-128-10 with batch 128 takes
+about 290 page faults and 1.0 ms that way, and none and 0.7 ms with the settings below
+(``python tests/test_allocator.py`` shows both). Whether
 it happens depends on what else the process did earlier: hand-written numpy
 reuses its buffers, and a larger array freed once, by anything, raises both
 thresholds.
