@@ -19,8 +19,6 @@ imported, unless the environment sets ``AUTODIFF_MALLOC=system`` or glibc's own
 ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_`` (then glibc's or your
 settings stay).
 """
-import ctypes
-import ctypes.util
 import os
 import sys
 
@@ -41,9 +39,12 @@ def tune(environ=os.environ):
     if not sys.platform.startswith("linux"):
         return False
     try:
+        import ctypes
+        import ctypes.util
+
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         mallopt = libc.mallopt
-    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+    except (ImportError, OSError, AttributeError):  # no ctypes, or not glibc (musl's mallopt does nothing)
         return False
     mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
     tuned = bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))

@@ -59,15 +59,15 @@ _ndarray, _asarray, _new = np.ndarray, np.asarray, object.__new__
 # (it runs on the count of objects created and kept: benchmarks/, deep-chain).
 _NEEDS2 = {(True, True): (True, True), (True, False): (True, False), (False, True): (False, True)}
 _TRUE1, _ZERO1, _ZERO2 = (True,), (0,), (0, 0)
-_shared = {}
+_shared_needs, _shared_versions = {}, {}  # apart: (True, False) == (1, 0) as dict keys
 
 
-def _share(values):
-    """``values`` (a tuple of bools or ints), or an equal tuple kept from before."""
-    kept = _shared.get(values)
+def _share(values, shared):
+    """``values`` (a tuple of bools, or of ints), or an equal tuple kept in ``shared`` from before."""
+    kept = shared.get(values)
     if kept is None:
-        if len(_shared) < 4096:
-            _shared[values] = values
+        if len(shared) < 4096:
+            shared[values] = values
         return values
     return kept
 
@@ -96,7 +96,8 @@ def apply(op_cls, *inputs, **params):
     elif state.enabled:
         needs = tuple([t._requires_grad for t in inputs])
         if True in needs:
-            _record(op, inputs, _share(needs), _share(tuple([t._vc[0] for t in inputs])), arrays, result, state)
+            _record(op, inputs, _share(needs, _shared_needs), _share(tuple([t._vc[0] for t in inputs]), _shared_versions),
+                    arrays, result, state)
     return result
 
 

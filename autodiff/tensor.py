@@ -17,16 +17,16 @@ its own list when it first needs one; writing into UNCHANGED itself fails loudly
 def version_counter(t):
     """``t``'s version counter as a list that views and ops may share, made on first need."""
     vc = t._vc
-    if vc is UNCHANGED:
-        vc = t._vc = [0]
+    if type(vc) is tuple:  # UNCHANGED (or an equal tuple from an old pickle)
+        vc = t._vc = [vc[0]]
     return vc
 
 
 def bump_version(t):
     """Count one in-place change of ``t``'s data (seen by every tensor and op sharing its counter)."""
     vc = t._vc
-    if vc is UNCHANGED:
-        t._vc = [1]
+    if type(vc) is tuple:
+        t._vc = [vc[0] + 1]
     else:
         vc[0] += 1
     engine.note_inplace_change()
@@ -147,6 +147,15 @@ class Tensor:
         self.name = name
         if requires_grad:
             self.requires_grad = True
+
+    def __getstate__(self):
+        """The slots, for copy and pickle. A shallow copy shares the array, so it must share the
+        version counter too: the counter becomes a list first (UNCHANGED is per tensor)."""
+        version_counter(self)
+        slots = {name: getattr(self, name) for cls in type(self).__mro__
+                 for name in getattr(cls, "__slots__", ()) if name not in ("__weakref__", "__dict__")
+                 and hasattr(self, name)}
+        return getattr(self, "__dict__", None) or None, slots
 
     @staticmethod
     def _wrap(array):

@@ -45,6 +45,13 @@ def test_the_users_own_settings_win():
     assert allocator.tune({"MALLOC_MMAP_THRESHOLD_": "1000000"}) is False
 
 
+def test_autodiff_imports_without_ctypes():
+    code = "import sys; sys.modules['_ctypes'] = None\nimport autodiff\nprint(autodiff.allocator.tuned)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt: Linux only")
 def test_a_training_loop_stops_page_faulting_once_tuned():
     tuned = _run({})

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import autodiff as ad
+import nn
 from autodiff import Tensor, Value
 
 
@@ -168,6 +169,43 @@ def test_version_counters_are_per_tensor_until_shared_by_a_view_or_detach():
     assert e._version == alias._version == view._version == 1
     view[0, 0] = 0.0
     assert e._version == alias._version == view._version == 2 and e.data[0] == 0.0
+
+
+def test_copies_and_pickles_keep_version_counters_right():
+    import copy
+    import pickle
+
+    a = Tensor([1.0, 2.0])
+    shallow = copy.copy(a)  # shares a's array, so it shares a's counter
+    w = Tensor([3.0, 4.0], requires_grad=True)
+    y = (w * shallow).sum()
+    with ad.no_grad():
+        a += 10.0
+    assert shallow._version == a._version == 1
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()
+    deep = copy.deepcopy(a)
+    deep += 1.0
+    assert (a._version, deep._version) == (1, 2)
+    restored = pickle.loads(pickle.dumps(Tensor([1.0, 2.0])))
+    restored += 1.0  # the counter came back from the pickle as a list of its own
+    assert restored._version == 1 and restored.data.tolist() == [2.0, 3.0]
+    model = nn.Linear(3, 2, rng=0)
+    model(np.ones((4, 3))).sum().backward()
+    clone = pickle.loads(pickle.dumps(model))
+    clone(np.ones((4, 3))).sum().backward()  # accumulates into the unpickled .grad
+    np.testing.assert_array_equal(clone.weight.grad.data, 2 * model.weight.grad.data)
+
+
+def test_needs_input_grad_stays_booleans():
+    a, b, c = Tensor([1.0], requires_grad=True), Tensor([2.0]), Tensor([3.0])
+    with ad.no_grad():
+        a += 0.0
+        c += 0.0
+    ad.concatenate([a, b, c])  # versions (1, 0, 1): equal to (True, False, True) as a dict key
+    p, q, r = Tensor([1.0], requires_grad=True), Tensor([2.0]), Tensor([3.0], requires_grad=True)
+    needs = ad.concatenate([p, q, r]).grad_fn.needs_input_grad
+    assert needs == (True, False, True) and all(type(n) is bool for n in needs)
 
 
 def test_data_setter_bumps_the_version():
