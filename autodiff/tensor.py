@@ -175,7 +175,7 @@ class Tensor:
 
     @data.setter
     def data(self, value):
-        array = np.asarray(_raw(value))
+        array = value if type(value) is np.ndarray else np.asarray(_raw(value))
         if self._requires_grad and array.dtype.kind != "f":
             raise TypeError(f"a tensor that requires grad needs floating-point data, got {array.dtype}")
         self._data = array
