@@ -8,10 +8,9 @@ every time, so when they are a few hundred KiB, each step returns the heap's top
 the system and touches it again: every page of it comes back as a page fault,
 zero-filled by the kernel. An SGD step of an MLP 256-256-128-10 with batch 128 takes
 about 290 page faults and 1.0 ms that way, and none and 0.7 ms with the settings below
-(``python tests/test_allocator.py`` shows both). Whether
-it happens depends on what else the process did earlier: hand-written numpy
-reuses its buffers, and a larger array freed once, by anything, raises both
-thresholds.
+(``python tests/test_allocator.py`` shows both). Whether it happens depends on what
+else the process did earlier: hand-written numpy reuses its buffers, and a larger
+array freed once, by anything, raises both thresholds.
 
 ``tune()`` fixes the thresholds: arrays up to 16 MiB come from the heap, and up
 to 32 MiB of free heap stay with the process. It runs once, when autodiff is

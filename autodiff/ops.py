@@ -711,16 +711,13 @@ class CrossEntropy(Op):
         rows = np.arange(len(self.labels))
         if self.reduction != "none":
             g = g * g.dtype.type(self._scale())  # the same gₙ for every sample
+        per_sample = xp.reshape(g, (-1, 1)) if g.ndim else g  # broadcasts over the classes
         if type(x) is np.ndarray:  # first order: the softmax kept from forward
-            if g.ndim:
-                gx = self.probs * g[:, None]
-            else:
-                gx = self.probs * g
+            gx = self.probs * per_sample
             gx[rows, self.labels] -= g
             return gx
         onehot = np.zeros(x.shape, dtype=x.dtype)
         onehot[rows, self.labels] = 1
-        per_sample = xp.reshape(g, (-1, 1)) if g.ndim else g
         return per_sample * (xp.softmax(x, axis=-1) - onehot)
 
 
