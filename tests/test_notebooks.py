@@ -32,3 +32,12 @@ def test_every_notebook_states_what_it_teaches_and_imports_only_the_public_api()
                 for line in cell.source.splitlines():
                     if line.lstrip().startswith(("import ", "from ")):
                         assert "._" not in line and "autodiff.engine" not in line, f"{path.name}: {line}"
+
+
+def test_comparison_masks_round_off_only():
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout",
+                                           text="error 2.2e-19, bias 4.3e-12, loss 5e-11, lr 1e-3\n")]
+    nb.cells = [cell]
+    assert execute.text_outputs(nb) == ["error <round-off>, bias <round-off>, loss 5e-11, lr 1e-3\n"]
