@@ -6,13 +6,18 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench notebooks graphviz clean
+.PHONY: demo test matrix bench notebooks graphviz clean
 
 demo: $(STAMP) graphviz
 	$(PY) -m nn.demo
 
 test: $(STAMP) graphviz
 	$(PY) -m pytest -q
+
+# The supported range, tested at its corners (noxfile.py): the oldest Python with the oldest numpy,
+# the newest Python with the newest numpy; each in its own virtual environment under .nox/.
+matrix: $(STAMP)
+	$(VENV)/bin/nox $(NOX_ARGS)
 
 # Installs the missing peers (the bench extra) itself; e.g. make bench BENCH_ARGS="--json out/bench.json mlp-mnist"
 bench: $(STAMP)
@@ -39,4 +44,4 @@ graphviz:
 	  fi; }
 
 clean:
-	rm -rf $(VENV) out .pytest_cache
+	rm -rf $(VENV) .nox out .pytest_cache

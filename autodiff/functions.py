@@ -50,7 +50,7 @@ def constant(value, like):
     if c is None:
         number = value.item() if isinstance(value, np.generic) else value
         try:
-            array = np.asarray(number, dtype=np.result_type(like._data, number))
+            array = np.asarray(number, dtype=ops.weak_result_type(like._data.dtype, number))
         except OverflowError:  # no numpy number holds it: the op refuses it by name
             return Tensor._wrap(_array(number).astype(object))
         array.flags.writeable = False

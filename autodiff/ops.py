@@ -152,10 +152,39 @@ def _matrix_transpose(xp, a):
     return xp.swapaxes(a, -1, -2)
 
 
+def weak_result_type(dtype, number):
+    """The dtype of an array of ``dtype`` combined with the Python number ``number``.
+
+    numpy 2 (NEP 50) and PyTorch let a Python number take the array's dtype when it is of the same
+    kind or a lower one (float32 × 0.5 is float32, int8 + 1 is int8, int + 0.5 is float64); numpy 1
+    decided from the value and the dimensions, and a 0-d float32 times 0.5 became float64. Written
+    out here, so every supported numpy gives the same dtypes.
+    """
+    kind = dtype.kind
+    if isinstance(number, bool) or kind == "O":
+        return dtype
+    if isinstance(number, int):
+        if kind == "b":
+            return np.dtype(np.int_)
+        if kind in "iu":
+            info = np.iinfo(dtype)
+            if not info.min <= number <= info.max:
+                raise OverflowError(f"Python integer {number} out of bounds for {dtype}")
+        return dtype
+    if isinstance(number, float):
+        return dtype if kind in "fc" else np.dtype(np.float64)
+    if isinstance(number, complex):
+        if kind == "c":
+            return dtype
+        return np.dtype(np.complex64) if kind == "f" and dtype.itemsize <= 4 else np.dtype(np.complex128)
+    return np.result_type(dtype, number)
+
+
 def sigmoid(x):
     """σ(x) = 1 / (1 + e⁻ˣ) without overflow."""
     e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    one = e.dtype.type(1)  # numpy 1 makes a 0-d float32 next to a Python 1 float64
+    return np.where(x >= 0, one / (one + e), e / (one + e))
 
 
 def _broadcast_to(x, shape):
@@ -463,7 +492,7 @@ class Softplus(Op):
     name = "softplus"
 
     def forward(self, x):
-        return np.logaddexp(0, x)
+        return np.logaddexp(x.dtype.type(0), x)
 
     def vjp(self, xp, g, x, out):
         return g * xp.sigmoid(x)
@@ -477,7 +506,7 @@ class Relu(Op):
     name = "relu"
 
     def forward(self, x):
-        return np.maximum(x, 0)
+        return np.maximum(x, x.dtype.type(0))
 
     def vjp(self, xp, g, x, out):
         return g * (x > 0)
@@ -532,6 +561,7 @@ class Clip(Op):
     name, saves_inputs, frees = "clip", False, ("inside",)
 
     def forward(self, x, lo=None, hi=None):
+        lo, hi = (b if b is None else np.asarray(b, dtype=weak_result_type(x.dtype, b)) for b in (lo, hi))
         self.lo, self.hi = lo, hi
         inside = np.ones(x.shape, dtype=bool)
         if lo is not None:
@@ -634,7 +664,7 @@ class LogSumExp(Op):
     def forward(self, x, axis=None, keepdims=False):
         self.axis, self.keepdims, self.input_shape = axis, keepdims, x.shape
         shift = np.max(x, axis=axis, keepdims=True)
-        shift = np.where(np.isfinite(shift), shift, 0)
+        shift = np.where(np.isfinite(shift), shift, shift.dtype.type(0))
         out = np.log(np.sum(np.exp(x - shift), axis=axis, keepdims=True)) + shift
         return out if keepdims else out.reshape(_reduced_shape(x.shape, axis))
 

@@ -10,6 +10,7 @@ the op; never another exception, a crash, a hang, or a silently wrong answer.
 import io
 import os
 import pickle
+import sys
 import warnings
 import zipfile
 
@@ -174,6 +175,29 @@ def test_fuzz_shape_ops_with_junk_arguments(name, x, arg, requires_grad):
         _check_result(result, [x], None)
 
 
+MAX_ELEMENTS = 10**7  # what a fuzzed case may make: 80 MB of float64
+
+
+def test_the_suite_runs_under_a_memory_cap():
+    """conftest caps the address space, so a case that materialises a huge array fails fast instead of swapping."""
+    resource = pytest.importorskip("resource")
+    if not sys.platform.startswith("linux") or os.environ.get("AUTODIFF_TEST_MEMORY_GB") == "0":
+        pytest.skip("no cap asked for on this platform")
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    assert soft != resource.RLIM_INFINITY and soft <= 8 * 2**30
+    with pytest.raises(MemoryError):
+        np.empty(soft // 8 + 1)
+
+
+def test_a_0d_tensor_broadcast_to_billions_of_elements_stays_a_view_forward_and_backward():
+    """The case a fuzzer once drew: materialised, it is 24.7 GiB (over the suite's memory cap, see conftest)."""
+    x = Tensor(np.array(2.0), requires_grad=True)
+    y = ad.broadcast_to(x, 3_311_290_541)
+    assert y.shape == (3_311_290_541,) and y.data.strides == (0,)
+    y.backward(np.broadcast_to(np.ones(()), y.shape))
+    assert x.grad.item() == 3_311_290_541
+
+
 def _check_result(result, operands, reference):
     """A numeric Tensor, numpy's values where numpy computes them, and a backward that works or refuses."""
     assert isinstance(result, Tensor) and result.dtype.kind in "biufc", f"{result!r}"
@@ -187,9 +211,10 @@ def _check_result(result, operands, reference):
                 expected = None
         if expected is not None and expected.dtype.kind in "biufc":
             _same(result.data, expected)
-    if result.requires_grad:
+    if result.requires_grad and result.size <= MAX_ELEMENTS:  # a huge view's backward is a long sum: tested above
         leaves = [v for v in operands if isinstance(v, Tensor) and v.requires_grad]
-        _, error = _outcome(lambda: result.backward(np.ones(result.shape)), ["backward", "grad"])
+        ones = np.broadcast_to(np.ones((), dtype=result.dtype), result.shape)  # a view: results may be huge views too
+        _, error = _outcome(lambda: result.backward(ones), ["backward", "grad"])
         if error is None:
             for leaf in leaves:
                 assert leaf.grad is None or (leaf.grad.shape == leaf.shape and leaf.grad.dtype == leaf.dtype)

@@ -173,6 +173,18 @@ def test_gradient_shapes_and_dtypes_match_inputs(name, fn, shapes, domain):
         assert x.grad.shape == x.shape and x.grad.dtype == x.dtype
 
 
+@pytest.mark.parametrize("name,fn,shapes,domain", CASES, ids=[c[0] for c in CASES])
+def test_float32_stays_float32_next_to_python_numbers_on_every_numpy(name, fn, shapes, domain):
+    """numpy 1 promoted a 0-d float32 times a Python float to float64; numpy 2 (NEP 50) does not. Ours never does."""
+    inputs = [ad.Tensor(x.data, dtype=np.float32, requires_grad=True) for x in make_inputs(shapes, domain)]
+    out = fn(*inputs)
+    assert out.dtype == (np.float64 if name.startswith("astype") else np.float32)
+    out.backward(np.ones(out.shape, dtype=out.dtype))
+    assert all(x.grad.dtype == np.float32 for x in inputs)
+    (first,) = ad.autograd.grad(fn(*inputs).sum(), inputs[:1], create_graph=True)
+    assert first.dtype == np.float32
+
+
 def test_every_primitive_op_has_a_case():
     """A new op in the catalogue needs a line in this table."""
     from autodiff import ops
