@@ -10,8 +10,8 @@ Where things live: ``tensor`` (the Tensor), ``ops`` (every derivative rule),
 ``engine`` (the chain rule), ``functions`` (the differentiable functions),
 ``grad_mode``, ``anomaly`` (``detect_anomaly``), ``gradcheck``, ``autograd`` (PyTorch-style ``grad``),
 ``transforms`` (``grad``, ``jacobian``, ``hessian``, ``hvp``), ``draw``
-(``draw_graph``), ``value`` (micrograd's Value), ``allocator`` (glibc's malloc
-thresholds, set on import: see its text; ``AUTODIFF_MALLOC=system`` leaves them).
+(``draw_graph``), ``value`` (micrograd's Value), ``allocator`` (``tune_allocator``:
+glibc's malloc thresholds for training loops, opt-in).
 """
 import numpy as np
 
@@ -31,11 +31,12 @@ from .draw import Graph, draw_graph
 float16, float32, float64 = np.float16, np.float32, np.float64
 int32, int64, bool_ = np.int32, np.int64, np.bool_
 
-allocator.tune()
+allocator.tune_on_import()
+tune_allocator = allocator.tune_allocator
 
 __version__ = "0.1.0"
 __all__ = [
     "Tensor", "Value", "autograd", "grad", "value_and_grad", "jacobian", "hessian", "hvp", "no_grad", "enable_grad", "set_grad_enabled",
     "is_grad_enabled", "scope", "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled", "AnomalyError", "gradcheck", "gradgradcheck", "GradcheckError",
-    "float16", "float32", "float64", "int32", "int64", "bool_", "draw_graph", "Graph",
+    "float16", "float32", "float64", "int32", "int64", "bool_", "draw_graph", "Graph", "tune_allocator",
 ] + list(_function_names)

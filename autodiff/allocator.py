@@ -12,11 +12,12 @@ about 290 page faults and 1.0 ms that way, and none and 0.7 ms with the settings
 else the process did earlier: hand-written numpy reuses its buffers, and a larger
 array freed once, by anything, raises both thresholds.
 
-``tune()`` fixes the thresholds: arrays up to 16 MiB come from the heap, and up
-to 32 MiB of free heap stay with the process. It runs once, when autodiff is
-imported, unless the environment sets ``AUTODIFF_MALLOC=system`` or glibc's own
-``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_`` (then glibc's or your
-settings stay).
+``tune_allocator()`` (``autodiff.tune_allocator``) fixes the thresholds: arrays up to
+16 MiB come from the heap, and up to 32 MiB of free heap stay with the process. It is
+opt-in: it changes malloc for the whole process, which a library should not do on its
+own. Call it once at the start of a training script, or set ``AUTODIFF_TUNE_MALLOC=1``
+to have it run when autodiff is imported. glibc's own ``MALLOC_MMAP_THRESHOLD_`` /
+``MALLOC_TRIM_THRESHOLD_`` in the environment win: then it changes nothing.
 """
 import os
 import sys
@@ -27,15 +28,16 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's malloc.h
 _OWN_SETTINGS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
 
 tuned = False
-"""Whether ``tune()`` changed the settings in this process."""
+"""Whether ``tune_allocator()`` changed the settings in this process."""
 
 
-def tune(environ=os.environ):
-    """Set glibc's mmap and trim thresholds (see the module's text); True when they were set."""
+def tune_allocator(environ=os.environ):
+    """Fix glibc's mmap and trim thresholds for training loops (see the module's text); True when set.
+
+    Does nothing (False) off Linux/glibc, or when the environment sets glibc's own thresholds.
+    """
     global tuned
-    if environ.get("AUTODIFF_MALLOC", "").lower() == "system" or any(k in environ for k in _OWN_SETTINGS):
-        return False
-    if not sys.platform.startswith("linux"):
+    if any(k in environ for k in _OWN_SETTINGS) or not sys.platform.startswith("linux"):
         return False
     try:
         import ctypes
@@ -48,3 +50,10 @@ def tune(environ=os.environ):
     mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
     tuned = bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
     return tuned
+
+
+def tune_on_import(environ=os.environ):
+    """``tune_allocator()`` if the environment asks for it with ``AUTODIFF_TUNE_MALLOC=1``."""
+    if environ.get("AUTODIFF_TUNE_MALLOC", "").strip().lower() in ("1", "true", "yes", "on"):
+        return tune_allocator(environ)
+    return False

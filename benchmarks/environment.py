@@ -139,6 +139,7 @@ def machine():
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "threads": threads(),
         "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "malloc": "glibc thresholds tuned in every benchmark process (AUTODIFF_TUNE_MALLOC=1, autodiff.tune_allocator)",
     }
     for dist in ("torch", "autograd", "mygrad", "micrograd", "scikit-learn"):
         info[dist] = _version(dist)

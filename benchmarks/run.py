@@ -105,6 +105,7 @@ def describe(machine):
              f"threads: {machine['threads']} for every engine (OMP/OPENBLAS/MKL_NUM_THREADS, threadpoolctl, "
              f"torch.set_num_threads); BLAS: {'; '.join(machine['blas'])}"
              + (f"; torch intra-op threads: {machine['torch_threads']}" if "torch_threads" in machine else ""),
+             f"malloc: {machine.get('malloc', 'glibc defaults')}",
              f"date: {machine['date']}"
              + (f"; load average (1, 5, 15 min) at the end: {', '.join(f'{x:.2f}' for x in machine['load_average'])}"
                 if machine.get("load_average") else "")]

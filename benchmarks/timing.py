@@ -146,6 +146,9 @@ def child_env(tree=None):
     paths = [tree] + ([ROOT] if tree != ROOT else []) + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
     env["PYTHONPATH"] = os.pathsep.join(paths)
     env[TREE_VAR] = tree
+    # autodiff.tune_allocator() in every child, for every peer in it: training loops' glibc settings
+    # (an older tree of autodiff tuned on import; glibc's own MALLOC_*_THRESHOLD_ variables still win).
+    env.setdefault("AUTODIFF_TUNE_MALLOC", "1")
     return env
 
 

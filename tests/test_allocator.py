@@ -1,4 +1,4 @@
-"""allocator: glibc's malloc thresholds, fixed on import so a training loop does not page-fault every step."""
+"""allocator: glibc's malloc thresholds, fixed on request so a training loop does not page-fault every step."""
 import json
 import subprocess
 import sys
@@ -11,8 +11,10 @@ from autodiff import allocator
 # glibc's default thresholds hand back to the system after every step (309 page faults a step here).
 LOOP = """
 import json, resource, time, numpy as np
-import autodiff as ad, nn
+import os, autodiff as ad, nn
 from nn import functional as F
+if os.environ.get("TUNE") == "call":
+    ad.tune_allocator()
 rng = np.random.default_rng(0)
 x, y = ad.Tensor(rng.random((128, 256), dtype=np.float32)), rng.integers(0, 10, 128)
 model = nn.MLP(256, [256, 128, 10], dtype=np.float32, rng=0)
@@ -31,38 +33,45 @@ print(json.dumps({"tuned": ad.allocator.tuned, "faults_per_step": faults, "ms_pe
 def _run(env_extra):
     import os
 
-    env = {k: v for k, v in os.environ.items() if k not in ("AUTODIFF_MALLOC",) + allocator._OWN_SETTINGS}
+    env = {k: v for k, v in os.environ.items() if k not in ("AUTODIFF_TUNE_MALLOC", "TUNE") + allocator._OWN_SETTINGS}
     env.update(env_extra)
     out = subprocess.run([sys.executable, "-c", LOOP], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def test_the_users_own_settings_win():
-    assert allocator.tune({"AUTODIFF_MALLOC": "system"}) is False
-    assert allocator.tune({"AUTODIFF_MALLOC": "System"}) is False
-    assert allocator.tune({"MALLOC_TRIM_THRESHOLD_": "1000000"}) is False
-    assert allocator.tune({"MALLOC_MMAP_THRESHOLD_": "1000000"}) is False
+def test_glibcs_own_settings_win():
+    assert allocator.tune_allocator({"MALLOC_TRIM_THRESHOLD_": "1000000"}) is False
+    assert allocator.tune_allocator({"MALLOC_MMAP_THRESHOLD_": "1000000"}) is False
+
+
+def test_tuning_is_opt_in():
+    assert allocator.tune_on_import({}) is False
+    assert allocator.tune_on_import({"AUTODIFF_TUNE_MALLOC": "0"}) is False
+    code = "import autodiff\nprint(autodiff.allocator.tuned)"
+    env = {k: v for k, v in __import__("os").environ.items() if k != "AUTODIFF_TUNE_MALLOC"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 0 and out.stdout.strip() == "False", out.stderr
 
 
 def test_autodiff_imports_without_ctypes():
-    code = "import sys; sys.modules['_ctypes'] = None\nimport autodiff\nprint(autodiff.allocator.tuned)"
+    code = "import sys; sys.modules['_ctypes'] = None\nimport autodiff\nprint(autodiff.tune_allocator())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt: Linux only")
-def test_a_training_loop_stops_page_faulting_once_tuned():
-    tuned = _run({})
+@pytest.mark.parametrize("how", [{"TUNE": "call"}, {"AUTODIFF_TUNE_MALLOC": "1"}])
+def test_a_training_loop_stops_page_faulting_once_tuned(how):
+    tuned = _run(how)
     if not tuned["tuned"]:
         pytest.skip("this libc has no working mallopt (not glibc)")
     assert tuned["faults_per_step"] < 20, tuned
-    assert _run({"AUTODIFF_MALLOC": "system"})["tuned"] is False
+    assert _run({})["tuned"] is False
 
 
 if __name__ == "__main__":  # python tests/test_allocator.py: both settings side by side (times are not asserted)
-    for label, extra in (("glibc's defaults (AUTODIFF_MALLOC=system)", {"AUTODIFF_MALLOC": "system"}),
-                         ("autodiff's settings", {})):
+    for label, extra in (("glibc's defaults", {}), ("autodiff.tune_allocator()", {"TUNE": "call"})):
         result = _run(extra)
         print(f"{label}: {result['faults_per_step']:.0f} page faults, {result['ms_per_step']:.2f} ms per step")
