@@ -32,7 +32,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                 f"One of the differentiated Tensors (input {i}) does not require grad")
     if retain_graph is None:
         retain_graph = create_graph
-    roots = [engine._root_gradient(t, g, create_graph, i)
+    roots = [engine.root_gradient(t, g, create_graph, i)
              for i, (t, g) in enumerate(zip(outputs, grad_outputs))]
     found = engine.run_backward(outputs, roots, retain_graph, create_graph, capture=inputs)
     result = []

@@ -5,54 +5,29 @@ produced it (``grad_fn``); nothing points from an op to its output, so the
 graph has no reference cycles and is freed by reference counting as soon as the
 last tensor of it is dropped.
 
-In-place operations are tracked with version counters, as in PyTorch: every
-tensor carries a counter that in-place writes bump, and every recorded op
-remembers its inputs' versions. Backward refuses to use a saved array whose
-version changed. When an in-place op is itself recorded, the tensor's old value
-and history move to a hidden tensor kept in ``tensor._history`` under the old
-version, and ops recorded before the change are routed to it.
+Here: ``apply`` (run an op forward and record it), ``backward`` and the walk
+itself (``run_backward``). Around it: ``versions`` (version counters, creation
+order), ``history`` (in-place changes of tensors in the graph), ``released``
+(what a graph keeps after backward), ``errors`` (messages, and the checks of
+what rules return), ``ops`` (the rules).
 """
-import itertools
-
-import numpy as np
-
 import gc
 import sys
 from heapq import heappop, heappush
 
+import numpy as np
+
 from . import anomaly
+from .errors import (BACKWARD_TWICE, FORWARD_ERRORS, NOT_TWICE_DIFFERENTIABLE, check_gradient, check_kind, describe,
+                     forward_error, gradient_count)
 from .grad_mode import _local, _set_differentiating_rule, set_grad_enabled
+from .history import graph_inputs, inputs_for_backward
 from .ops import array_math
-from .tensor import NUMERIC_KINDS, UNCHANGED, FreedTensor, Tensor, bump_version, describe
+from .released import FREE_FROM_BYTES, let_go_of_intermediates
+from .tensor import Tensor
+from .versions import bump_version, last_change, sequence
 
-NOT_TWICE_DIFFERENTIABLE = (
-    "second derivatives of {name} are not implemented: {node}'s rule works on raw numpy arrays, "
-    "so backward(create_graph=True) / autograd.grad(create_graph=True) cannot differentiate it again"
-)
-
-BACKWARD_TWICE = (
-    "Trying to backward through the graph a second time ({node} was already used by an "
-    "earlier backward, which freed its saved values). Saved intermediate values of the graph "
-    "are freed when you call .backward() or autograd.grad(). Specify retain_graph=True if you "
-    "need to backward through the graph a second time."
-)
-
-MODIFIED_INPLACE = (
-    "one of the variables needed for gradient computation has been modified by an inplace "
-    "operation: {what} of {node} (shape {shape}, dtype {dtype}) is at version {now}; expected "
-    "version {then} instead. Compute the in-place change on a copy (y = x + 1 instead of x += 1), "
-    "or do it after backward."
-)
-
-_sequence = itertools.count(1)  # creation order of recorded ops: a topological order of the graph
-_last_change = [0]  # the creation number drawn at the latest in-place change of any tensor
-
-
-def note_inplace_change():
-    """Called wherever a version counter moves: ops created before this moment must check
-    their inputs' versions in backward; ops created after it need not (they saw the new values)."""
-    _last_change[0] = next(_sequence)
-_ndarray, _asarray, _new = np.ndarray, np.asarray, object.__new__
+_ndarray, _asarray, _wrap = np.ndarray, np.asarray, Tensor._wrap
 
 # Every op keeps which inputs need a gradient and their versions: shared tuples for the common
 # values, so that a long graph holds fewer objects for the cyclic garbage collector to scan
@@ -72,9 +47,9 @@ def _share(values, shared):
     return kept
 
 
-# apply, apply1 and apply2 are one function: apply1 and apply2 are it unrolled for one and two
-# inputs, because every operation of every user runs through here and Python charges for each
-# loop, list and call (see benchmarks/, op-overhead).
+# -- forward: apply, and apply1 / apply2 for one and two inputs ----------------------------------------
+# They are one function: apply1 and apply2 are it unrolled, because every operation of every user
+# runs through here and Python charges for each loop, list and call (benchmarks/, op-overhead).
 
 
 def apply(op_cls, *inputs, **params):
@@ -85,14 +60,14 @@ def apply(op_cls, *inputs, **params):
         out = op.forward(*arrays, **params)
         if type(out) is not _ndarray:
             out = _asarray(out)
-    except _FORWARD_ERRORS as error:
-        raise _forward_error(op, arrays, error) from error
-    result = _result(out)
+    except FORWARD_ERRORS as error:
+        raise forward_error(op, arrays, error) from error
+    result = _wrap(out)
     state = _local.state
     if state.anomaly:
-        anomaly.check_forward(op, arrays, result._data)
-    if result._data.dtype.kind != "f":
-        _check_kind(op, inputs, arrays, result._data, state)
+        anomaly.check_forward(op, arrays, out)
+    if out.dtype.kind != "f":
+        check_kind(op, inputs, arrays, out, state.enabled)
     elif state.enabled:
         needs = tuple([t._requires_grad for t in inputs])
         if True in needs:
@@ -109,14 +84,14 @@ def apply1(op_cls, x, **params):
         out = op.forward(a, **params)
         if type(out) is not _ndarray:
             out = _asarray(out)
-    except _FORWARD_ERRORS as error:
-        raise _forward_error(op, (a,), error) from error
-    result = _result(out)
+    except FORWARD_ERRORS as error:
+        raise forward_error(op, (a,), error) from error
+    result = _wrap(out)
     state = _local.state
     if state.anomaly:
-        anomaly.check_forward(op, (a,), result._data)
-    if result._data.dtype.kind != "f":
-        _check_kind(op, (x,), (a,), result._data, state)
+        anomaly.check_forward(op, (a,), out)
+    if out.dtype.kind != "f":
+        check_kind(op, (x,), (a,), out, state.enabled)
     elif x._requires_grad and state.enabled:
         version = x._vc[0]
         _record(op, (x,), _TRUE1, _ZERO1 if version == 0 else (version,), (a,), result, state)
@@ -131,153 +106,52 @@ def apply2(op_cls, x, y):
         out = op.forward(a, b)
         if type(out) is not _ndarray:
             out = _asarray(out)
-    except _FORWARD_ERRORS as error:
-        raise _forward_error(op, (a, b), error) from error
-    result = _new(Tensor)  # _result(out), inlined
-    result._data, result._vc, result.grad_fn = out, UNCHANGED, None
-    result.name = result._grad = result._history = result._released_as = None
-    result._requires_grad = result._retains_grad = False
+    except FORWARD_ERRORS as error:
+        raise forward_error(op, (a, b), error) from error
+    result = _wrap(out)
     state = _local.state
     if state.anomaly:
         anomaly.check_forward(op, (a, b), out)
     rx, ry = x._requires_grad, y._requires_grad
     if out.dtype.kind != "f":
-        _check_kind(op, (x, y), (a, b), out, state)
-    elif (rx or ry) and state.enabled:
+        check_kind(op, (x, y), (a, b), out, state.enabled)
+    elif (rx or ry) and state.enabled:  # _record, inlined
         vx, vy = x._vc[0], y._vc[0]
         op.inputs, op.needs_input_grad = (x, y), _NEEDS2[rx, ry]
         op.versions = _ZERO2 if vx == 0 and vy == 0 else (vx, vy)
-        op.seq, op.scope, op.released = next(_sequence), state.scope, False
+        op.seq, op.scope, op.released = next(sequence), state.scope, False
         op.saved = (a, b) if op.saves_inputs else None
         if op.saves_output:
             op.saved_output, op._output_counter, op.output_version = out, [0], 0
             result._vc = op._output_counter
         else:
             op.saved_output = None
+        if op.remembers:
+            op.remember(a, b, out=out)
         result.grad_fn, result._requires_grad = op, True
         if state.anomaly:
             op.created_at = anomaly.user_stack()
     return result
 
 
-def _result(out):
-    """The result Tensor around a forward's array (``Tensor._wrap``)."""
-    if type(out) is not _ndarray:
-        out = _asarray(out)
-    result = _new(Tensor)
-    result._data, result._vc, result.grad_fn = out, UNCHANGED, None
-    result.name = result._grad = result._history = result._released_as = None
-    result._requires_grad = result._retains_grad = False
-    return result
-
-
 def _record(op, inputs, needs, versions, arrays, result, state):
     """Make ``op`` the ``grad_fn`` of ``result``: the graph's edges, and what its rule needs saved."""
     op.inputs, op.needs_input_grad, op.versions = inputs, needs, versions
-    op.seq, op.scope, op.released = next(_sequence), state.scope, False
+    op.seq, op.scope, op.released = next(sequence), state.scope, False
     op.saved = arrays if op.saves_inputs else None
     if op.saves_output:
         op.saved_output, op._output_counter, op.output_version = result._data, [0], 0
         result._vc = op._output_counter
     else:
         op.saved_output = None
+    if op.remembers:
+        op.remember(*arrays, out=result._data)
     result.grad_fn, result._requires_grad = op, True
     if state.anomaly:
         op.created_at = anomaly.user_stack()
 
 
-_FORWARD_ERRORS = (ValueError, IndexError, TypeError, OverflowError, ZeroDivisionError, AttributeError)
-
-
-def _forward_error(op, arrays, error):
-    """The error of a failed forward, naming the op and its inputs' shapes (or what wasn't a number)."""
-    odd = _non_numeric(arrays)
-    if odd:
-        return TypeError(f"{op.name} needs numbers, got {odd}")
-    shapes = ", ".join(str(getattr(a, "shape", type(a).__name__)) for a in arrays)
-    message = f"{op.name} of shapes {shapes}: {error}"
-    if isinstance(error, (OverflowError, ZeroDivisionError)):
-        return ValueError(message)
-    if isinstance(error, AttributeError):
-        return TypeError(message)
-    try:
-        return type(error)(message)
-    except Exception:  # an exception class with its own constructor (numpy's _UFuncNoLoopError)
-        return (TypeError if isinstance(error, TypeError) else ValueError)(message)
-
-
-def _non_numeric(arrays):
-    return ", ".join(f"{describe(a)} as input {i}" for i, a in enumerate(arrays)
-                     if getattr(a, "dtype", np.dtype(object)).kind not in NUMERIC_KINDS)
-
-
-def _check_kind(op, inputs, arrays, out, state):
-    """Refuse results that are not numbers, and complex results of inputs that require grad."""
-    kind = out.dtype.kind
-    if kind not in NUMERIC_KINDS:
-        raise TypeError(f"{op.name} needs numbers, got {_non_numeric(arrays) or describe(out)}")
-    if kind == "c" and state.enabled and any(t._requires_grad for t in inputs):
-        raise TypeError(
-            f"{op.name} of a tensor that requires grad gave a complex result: autodiff differentiates "
-            "real floating-point tensors only (complex numbers have no derivative rules here)")
-
-
-def record_inplace(tensor, result):
-    """``tensor`` becomes ``result`` (the recorded out-of-place form of an in-place op on it).
-
-    Its old value and history move to a hidden tensor stored in
-    ``tensor._history`` under the last version it covered. Ops recorded earlier
-    that read ``tensor`` keep seeing the old one: those the new op depends on are
-    re-pointed to it now (otherwise ``tensor`` would sit on a reference cycle
-    through its own history), the others are routed to it by ``resolve``.
-    """
-    version = tensor._vc[0]
-    if tensor._history is None:
-        tensor._history = {}
-        tensor._born = tensor.grad_fn.seq if tensor.grad_fn is not None else 0
-    old = Tensor._wrap(tensor._data)
-    old._vc, old.grad_fn, old._requires_grad, old.name = (
-        tensor._vc, tensor.grad_fn, tensor._requires_grad, tensor.name)
-    clean = {id(o.grad_fn) for o in tensor._history.values()}  # rewired by earlier in-place ops
-    tensor._history[version] = old
-    tensor._vc = [version + 1]
-    note_inplace_change()
-
-    node = result.grad_fn
-    stack, seen = [node], {id(node)}
-    while stack:  # ops created before tensor existed cannot have read it: the walk stops there
-        op = stack.pop()
-        if any(t is tensor for t in op.inputs):
-            op.inputs = tuple(resolve(t, v) if t is tensor else t for t, v in zip(op.inputs, op.versions))
-        for t in graph_inputs(op):
-            up = t.grad_fn
-            if up is not None and up.seq > tensor._born and id(up) not in seen and id(up) not in clean:
-                seen.add(id(up))
-                stack.append(up)
-
-    tensor._data = result._data if result.dtype == tensor.dtype else result._data.astype(tensor.dtype)
-    if node.saves_output:
-        node._output_counter, node.output_version = tensor._vc, tensor._vc[0]
-    tensor.grad_fn = node
-    tensor._requires_grad = True
-
-
-def resolve(tensor, version):
-    """The tensor an op saw at ``version``: ``tensor`` itself, or the earlier self that a recorded in-place op replaced."""
-    if tensor._history is not None and tensor._vc[0] != version:
-        for last, old in tensor._history.items():  # in increasing version order
-            if version <= last:
-                return old
-    return tensor
-
-
-def graph_inputs(node):
-    """The op's input tensors as the op saw them, in order."""
-    inputs = node.inputs
-    for t in inputs:
-        if t._history is not None:  # only tensors changed by a recorded in-place op need resolving
-            return tuple(resolve(t, v) for t, v in zip(inputs, node.versions))
-    return inputs
+# -- backward ---------------------------------------------------------------------------------------
 
 
 def graph_nodes(roots):
@@ -311,78 +185,6 @@ def _creation(node):
     return node.seq
 
 
-def _check_versions(node, inputs):
-    """Raise if an array the op saved was changed in place since (backward checks cheaply first)."""
-    if node.saves_inputs:
-        for i, (t, then) in enumerate(zip(inputs, node.versions)):
-            if t._vc[0] != then:
-                raise RuntimeError(MODIFIED_INPLACE.format(
-                    what=f"input {i}", node=repr(node)[1:-1], shape=t.shape, dtype=t.dtype,
-                    now=t._vc[0], then=then))
-    if node.saves_output and node._output_counter[0] != node.output_version:
-        out = node.saved_output
-        raise RuntimeError(MODIFIED_INPLACE.format(
-            what="output 0", node=repr(node)[1:-1], shape=out.shape, dtype=out.dtype,
-            now=node._output_counter[0], then=node.output_version))
-
-
-def release(node):
-    """Free what the op saved for backward; its place in the graph (inputs, name) stays for drawing."""
-    node.released = True
-    node.saved = node.saved_output = None
-    for name in node.frees:
-        setattr(node, name, None)
-
-
-def _placeholder(tensor):
-    """What released ops keep of an intermediate tensor: its place in the graph, not its values."""
-    kept = tensor._released_as
-    if kept is None:
-        kept = tensor._released_as = FreedTensor(tensor)
-    return kept
-
-
-FREE_FROM_BYTES = 4096  # smaller arrays stay with the graph: a placeholder would save next to nothing
-
-
-def _worth_freeing(tensor):
-    return tensor.grad_fn is not None and not tensor._freed and tensor._data.nbytes >= FREE_FROM_BYTES
-
-
-def _let_go_of_intermediates(nodes):
-    """Point released ops at placeholders of their big intermediate inputs, so those arrays are
-    freed (unless you hold the tensors) while the graph's structure stays for drawing, as in PyTorch."""
-    for node in nodes:
-        node.inputs = tuple(_placeholder(t) if _worth_freeing(t) else t for t in node.inputs)
-
-
-def _output_tensor(node):
-    """A tensor standing for the op's output (ops don't point to their outputs: no cycles)."""
-    out = Tensor._wrap(node.saved_output)
-    out._vc, out.grad_fn, out._requires_grad = node._output_counter, node, True
-    return out
-
-
-_getrefcount = sys.getrefcount
-_UNSHARED_REFS = _getrefcount([]) + 2  # the entry's list, the loop variable and the call's argument
-
-
-def _accumulate(tensor, g, create_graph, unshared):
-    """Add ``g`` into ``tensor.grad``. ``g`` becomes the grad without a copy only if ``unshared``
-    (a fresh array nothing else refers to: PyTorch's AccumulateGrad steals it the same way)."""
-    if create_graph:
-        tensor._grad = g if tensor._grad is None else tensor._grad + g
-    elif tensor._grad is None:
-        tensor._grad = Tensor._wrap(g if unshared else np.array(g, dtype=tensor.dtype))
-    else:
-        grad = tensor._grad
-        if grad._requires_grad or not grad._data.flags.writeable:
-            tensor._grad = Tensor._wrap(grad._data + g)
-        else:
-            grad._data += g
-            bump_version(grad)
-
-
 def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
     """Propagate ``root_grads`` from ``roots`` down the graph by the chain rule (see ``_backward``).
 
@@ -399,6 +201,59 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
             gc.enable()
 
 
+class _Walk:
+    """The state of one backward walk: pending gradients, and what the walk must store at its end."""
+
+    __slots__ = ("grads", "ready", "leaves", "keep", "targets", "wanted", "retained", "capture")
+
+    def __init__(self, roots, root_grads, capture):
+        self.grads = {}     # op -> gradient of its output, summed over the paths seen so far
+        self.ready = []     # heap of (−seq, op) for the ops whose output has received a gradient
+        self.leaves = {}    # id(leaf) -> [leaf, gradient]
+        self.keep = {}      # op -> tensors whose .grad (or captured gradient) is that op's output gradient
+        self.retained = []  # (tensor, gradient) for tensors that retain_grad(): stored once nothing can fail
+        self.capture, self.targets, self.wanted = capture, None, None
+        if capture is not None:  # only the part of the graph that leads to the captured tensors
+            self.targets = {id(t) for t in capture}
+            for t in capture:
+                if t.grad_fn is not None:
+                    self.keep.setdefault(t.grad_fn, []).append(t)
+            self.wanted = set()
+            for node in reversed(graph_nodes(roots)):  # inputs first: a node's inputs are decided before it
+                if any(id(t) in self.targets or t.grad_fn in self.wanted for t in graph_inputs(node)):
+                    self.wanted.add(node)
+        for root, g in zip(roots, root_grads):
+            node = root.grad_fn
+            if node is None:
+                entry = self.leaves.setdefault(id(root), [root, None])
+                entry[1] = g if entry[1] is None else entry[1] + g
+            else:
+                self.send(node, g)
+                if root._retains_grad and capture is None:
+                    self.keep.setdefault(node, []).append(root)
+
+    def send(self, node, g):
+        """Add ``g`` to the gradient of ``node``'s output; the first one queues the node."""
+        grads = self.grads
+        if node in grads:
+            grads[node] = grads[node] + g
+        else:
+            grads[node] = g
+            heappush(self.ready, (-node.seq, node))
+
+    def finish(self, create_graph):
+        """Store the gradients: into ``.grad`` of leaves and retained tensors, or returned for ``capture``."""
+        leaves = self.leaves
+        if self.capture is not None:
+            return [leaves[id(t)][1] if id(t) in leaves else None for t in self.capture]
+        for tensor, g in self.retained:
+            _accumulate(tensor, g, create_graph, False)
+        self.retained = tensor = g = None  # leaves may take their arrays as is: no other references
+        for entry in leaves.values():
+            _accumulate(entry[0], entry[1], create_graph, STEALS and _unshared(entry))
+        return None
+
+
 def _backward(roots, root_grads, retain_graph, create_graph, capture=None):
     """Propagate ``root_grads`` from ``roots`` down the graph by the chain rule.
 
@@ -412,41 +267,14 @@ def _backward(roots, root_grads, retain_graph, create_graph, capture=None):
     its output is complete: ops wait in a heap and the latest-created runs first
     (as in PyTorch's engine), and every op that reads a tensor was created after it.
     """
-    xp = array_math
+    xp, array_type = array_math, _ndarray
     if create_graph:
         from . import functions as xp
 
-    grads = {}        # op -> gradient of its output, summed over the paths seen so far
-    leaves = {}       # id(leaf) -> [leaf, gradient]
-    keep = {}         # op -> tensors whose .grad (or captured gradient) is that op's output gradient
-    targets = wanted = None
-    if capture is not None:
-        targets = {id(t) for t in capture}
-        for t in capture:
-            if t.grad_fn is not None:
-                keep.setdefault(t.grad_fn, []).append(t)
-        wanted = set()
-        for node in reversed(graph_nodes(roots)):  # inputs first: a node's inputs are decided before it
-            if any(id(t) in targets or t.grad_fn in wanted for t in graph_inputs(node)):
-                wanted.add(node)
-
-    ready = []  # heap of (−seq, op) for the ops whose output has received a gradient
-    for root, g in zip(roots, root_grads):
-        node = root.grad_fn
-        if node is None:
-            entry = leaves.setdefault(id(root), [root, None])
-            entry[1] = g if entry[1] is None else entry[1] + g
-        else:
-            if node in grads:
-                grads[node] = grads[node] + g
-            else:
-                grads[node] = g
-                heappush(ready, (-node.seq, node))
-            if root._retains_grad and capture is None:
-                keep.setdefault(node, []).append(root)
+        array_type = Tensor
+    walk = _Walk(roots, root_grads, capture)
+    grads, ready, leaves, keep, wanted, targets = walk.grads, walk.ready, walk.leaves, walk.keep, walk.wanted, walk.targets
     to_free = []
-    retained = []  # (tensor, gradient) for tensors that retain_grad(): stored once nothing can fail
-
     anomalies = _local.state.anomaly
     with set_grad_enabled(create_graph):
         while ready:
@@ -455,7 +283,7 @@ def _backward(roots, root_grads, retain_graph, create_graph, capture=None):
             if keep and node in keep:
                 for t in keep[node]:
                     if capture is None:
-                        retained.append((t, g))
+                        walk.retained.append((t, g))
                     else:
                         leaves[id(t)] = [t, g]
             if wanted is not None and node not in wanted:
@@ -463,50 +291,34 @@ def _backward(roots, root_grads, retain_graph, create_graph, capture=None):
             if node.released:
                 raise RuntimeError(BACKWARD_TWICE.format(node=repr(node)[1:-1]))
             inputs = node.inputs
-            if node.seq < _last_change[0]:  # something changed in place since this op was recorded
-                for x, then in zip(inputs, node.versions):
-                    if x._vc[0] != then or x._history is not None:
-                        inputs = graph_inputs(node)
-                        _check_versions(node, inputs)
-                        break
-                if node.saves_output and node._output_counter[0] != node.output_version:
-                    _check_versions(node, inputs)
-            if create_graph:
-                if not node.twice_differentiable:
-                    raise NotImplementedError(NOT_TWICE_DIFFERENTIABLE.format(name=node.name, node=repr(node)[1:-1]))
-                xs = inputs if node.saves_inputs else (None,) * len(inputs)
-                out = _output_tensor(node) if node.saves_output else None
-                _set_differentiating_rule(node)
-                try:
-                    input_grads = node.vjp(xp, g, *xs, out=out)
-                finally:
-                    _set_differentiating_rule(None)
-            else:
-                xs = node.saved if node.saves_inputs else (None,) * len(inputs)
-                input_grads = node.vjp(xp, g, *xs, out=node.saved_output)
+            if node.seq < last_change[0]:  # something changed in place since this op was recorded
+                inputs = inputs_for_backward(node)
+            input_grads = _twice(node, xp, g, inputs) if create_graph else node.vjp(
+                xp, g, *(node.saved if node.saves_inputs else (None,) * len(inputs)), out=node.saved_output)
             if type(input_grads) is not tuple:
                 input_grads = (input_grads,)
             if anomalies:
                 anomaly.check_backward(node, g, input_grads)
             big_intermediate = False
-            for x, gx in zip(inputs, input_grads):
-                if gx is None or not x._requires_grad:
-                    continue
-                up = x.grad_fn
-                if wanted is not None and id(x) not in targets and up not in wanted:
-                    continue
-                data = x._data
-                if gx.shape != data.shape:
-                    gx = xp.sum_to(gx, data.shape)
-                if gx.dtype is not data.dtype and gx.dtype != data.dtype:
-                    gx = gx.astype(data.dtype)
-                if up is None:
-                    entry = leaves.get(id(x))
-                    if entry is None:
-                        leaves[id(x)] = [x, gx]
-                    else:
-                        entry[1] = entry[1] + gx
-                else:
+            try:
+                pairs = zip(inputs, input_grads, strict=True)
+                for x, gx in pairs:
+                    if gx is None or not x._requires_grad:
+                        continue
+                    up = x.grad_fn
+                    if wanted is not None and id(x) not in targets and up not in wanted:
+                        continue
+                    data = x._data
+                    if type(gx) is not array_type or gx.shape != data.shape or (
+                            gx.dtype is not data.dtype and gx.dtype != data.dtype):
+                        gx = _conform(node, inputs, input_grads, x, gx, data, xp, array_type)
+                    if up is None:
+                        entry = leaves.get(id(x))
+                        if entry is None:
+                            leaves[id(x)] = [x, gx]
+                        else:
+                            entry[1] = entry[1] + gx
+                        continue
                     if up in grads:
                         grads[up] = grads[up] + gx
                     else:
@@ -518,8 +330,12 @@ def _backward(roots, root_grads, retain_graph, create_graph, capture=None):
                             kept.append(x)
                     if data.nbytes >= FREE_FROM_BYTES:
                         big_intermediate = True
-            if not retain_graph:
-                node.released = True  # release(node), inlined
+            except ValueError:
+                if len(input_grads) != len(inputs):  # zip's strict check: the rule returned too many or too few
+                    raise gradient_count(node, len(input_grads), len(inputs)) from None
+                raise
+            if not retain_graph:  # free what the op saved: it is used once
+                node.released = True
                 node.saved = node.saved_output = None
                 for name in node.frees:
                     setattr(node, name, None)
@@ -527,20 +343,81 @@ def _backward(roots, root_grads, retain_graph, create_graph, capture=None):
                     to_free.append(node)
         g = gx = input_grads = None  # drop the last references: leaves may take their arrays as is
 
-    _let_go_of_intermediates(to_free)  # after the walk: every retained .grad is final by now
-    if capture is not None:
-        return [leaves[id(t)][1] if id(t) in leaves else None for t in capture]
-    for tensor, g in retained:
-        _accumulate(tensor, g, create_graph, False)
-    retained = None
-    for entry in leaves.values():
-        tensor, g = entry
-        unshared = type(g) is np.ndarray and g.base is None and _getrefcount(g) <= _UNSHARED_REFS
-        _accumulate(tensor, g, create_graph, unshared)
-    return None
+    let_go_of_intermediates(to_free)  # after the walk: every retained .grad is final by now
+    return walk.finish(create_graph)
 
 
-def _root_gradient(root, gradient, create_graph, position):
+def _conform(node, inputs, input_grads, x, gx, data, xp, array_type):
+    """A rule's gradient for input ``x`` that is not an array of its shape and dtype: checked, summed
+    back over broadcast axes (the one place that undoes broadcasting) and cast."""
+    index = next(i for i, (t, g) in enumerate(zip(inputs, input_grads)) if t is x and g is gx)
+    gx = check_gradient(node, index, gx, data, array_type)
+    if gx.shape != data.shape:
+        gx = xp.sum_to(gx, data.shape)
+    if gx.dtype != data.dtype:
+        gx = gx.astype(data.dtype)
+    return gx
+
+
+def _twice(node, xp, g, inputs):
+    """The rule of ``node`` run on Tensors, recorded, so the gradients can be differentiated again."""
+    if not node.twice_differentiable:
+        raise NotImplementedError(NOT_TWICE_DIFFERENTIABLE.format(name=node.name, node=repr(node)[1:-1]))
+    xs = inputs if node.saves_inputs else (None,) * len(inputs)
+    out = None
+    if node.saves_output:  # a tensor standing for the op's output (ops don't point to their outputs: no cycles)
+        out = _wrap(node.saved_output)
+        out._vc, out.grad_fn, out._requires_grad = node._output_counter, node, True
+    _set_differentiating_rule(node)
+    try:
+        return node.vjp(xp, g, *xs, out=out)
+    finally:
+        _set_differentiating_rule(None)
+
+
+# -- storing gradients ----------------------------------------------------------------------------------
+# A leaf's gradient becomes its .grad without a copy when nothing else refers to the array (PyTorch's
+# AccumulateGrad steals it the same way). Whether something does is read off CPython's reference count,
+# which depends on the interpreter (3.14 borrows references on the stack): a self-test at import decides
+# whether stealing is safe here, and without it every gradient is copied.
+_getrefcount = sys.getrefcount
+_UNSHARED_REFS = _getrefcount([]) + 2  # the entry's list, the local variable and the call's argument
+
+
+def _unshared(entry):
+    """Whether ``entry[1]`` is an array that nothing but ``entry`` refers to."""
+    g = entry[1]
+    return type(g) is _ndarray and g.base is None and _getrefcount(g) <= _UNSHARED_REFS
+
+
+def _stealing_is_safe():
+    held = np.zeros(1)
+    return _unshared([None, np.zeros(1)]) and not _unshared([None, held]) and not _unshared([None, held[:]])
+
+
+STEALS = _stealing_is_safe()
+
+
+def _accumulate(tensor, g, create_graph, unshared):
+    """Add ``g`` into ``tensor.grad``; ``g`` becomes the grad without a copy only if ``unshared``."""
+    if create_graph:
+        tensor._grad = g if tensor._grad is None else tensor._grad + g
+    elif tensor._grad is None:
+        tensor._grad = _wrap(g if unshared else np.array(g, dtype=tensor.dtype))
+    else:
+        grad = tensor._grad
+        if grad._requires_grad or not grad._data.flags.writeable:
+            tensor._grad = _wrap(grad._data + g)
+        else:
+            grad._data += g
+            bump_version(grad)
+
+
+# -- the entry points ---------------------------------------------------------------------------------------
+
+
+def root_gradient(root, gradient, create_graph, position):
+    """The gradient to start from at ``root`` (given, or 1 for a one-element root), checked."""
     if not root._requires_grad:
         raise RuntimeError(
             f"element {position} of tensors does not require grad and does not have a grad_fn "
@@ -567,7 +444,7 @@ def _root_gradient(root, gradient, create_graph, position):
         if g.dtype != root.dtype:
             g = g.astype(root.dtype)
     if create_graph:
-        return gradient if isinstance(gradient, Tensor) and gradient.dtype == root.dtype else Tensor._wrap(g)
+        return gradient if isinstance(gradient, Tensor) and gradient.dtype == root.dtype else _wrap(g)
     return g
 
 
@@ -582,5 +459,5 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
         raise ValueError(f"got {len(grad_tensors)} gradients for {len(tensors)} tensors")
     if retain_graph is None:
         retain_graph = create_graph
-    grads = [_root_gradient(t, g, create_graph, i) for i, (t, g) in enumerate(zip(tensors, grad_tensors))]
+    grads = [root_gradient(t, g, create_graph, i) for i, (t, g) in enumerate(zip(tensors, grad_tensors))]
     run_backward(tensors, grads, retain_graph, create_graph)

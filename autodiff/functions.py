@@ -12,8 +12,8 @@ import numpy as np
 
 from . import ops
 from .engine import apply, apply1, apply2
-from .tensor import UNCHANGED as _UNCHANGED, Constant, Tensor, _raw, normalize_index
-from .tensor import version_counter as _version_counter
+from .tensor import Constant, Tensor, _raw, comparison, normalize_index
+from .versions import version_counter as _version_counter
 
 _NUMBER = (bool, int, float, np.bool_, np.number)
 
@@ -54,10 +54,8 @@ def constant(value, like):
         except OverflowError:  # no numpy number holds it: the op refuses it by name
             return Tensor._wrap(_array(number).astype(object))
         array.flags.writeable = False
-        c = object.__new__(Constant)
-        c._data, c._vc, c.grad_fn = array, _UNCHANGED, None
-        c.name = c._grad = c._history = c._released_as = None
-        c._requires_grad = c._retains_grad = False
+        c = Tensor._wrap(array)
+        c.__class__ = Constant
         if value != 0 and value == value:  # as dict keys -0.0 == 0.0 and nan != nan: not cached
             if len(_CONSTANTS) >= _MAX_CONSTANTS:
                 _CONSTANTS.clear()
@@ -553,4 +551,12 @@ del _name
 
 __all__ = [name for name in dir() if not name.startswith("_") and name not in (
     "builtins", "math", "operator", "np", "ops", "apply", "apply1", "apply2", "Tensor", "Constant",
-    "normalize_index", "constant", "operand")]
+    "normalize_index", "constant", "operand", "comparison", "UFUNCS")]
+
+UFUNCS = {
+    np.add: add, np.subtract: sub, np.multiply: mul, np.true_divide: div, np.power: pow, np.negative: neg,
+    np.matmul: matmul, np.exp: exp, np.log: log, np.sqrt: sqrt, np.tanh: tanh, np.sin: sin, np.cos: cos,
+    np.absolute: abs, np.maximum: maximum, np.minimum: minimum, np.sign: sign,
+}
+"""numpy's ufuncs that ``np.exp(t)``, ``array * t``... dispatch to (``Tensor.__array_ufunc__``)."""
+UFUNCS.update({u: comparison(u) for u in (np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_equal)})

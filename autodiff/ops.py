@@ -51,9 +51,14 @@ class Op:
     saves_output = False  # vjp reads the output value
     frees = ()            # further attributes (arrays) forward kept for vjp, freed after backward
     twice_differentiable = True  # False for a rule written with raw numpy: create_graph then refuses it
+    remembers = False     # True when ``remember`` keeps more for vjp than the inputs and the output
 
     def forward(self, *xs, **params):
         raise NotImplementedError
+
+    def remember(self, *xs, out):
+        """Keep what vjp needs beyond the inputs and the output (e.g. where the maximum was).
+        Called only when the op is recorded: forwards under no_grad compute nothing for backward."""
 
     def vjp(self, xp, g, *xs, out):
         raise NotImplementedError
@@ -62,7 +67,7 @@ class Op:
     @property
     def input_tensors(self):
         """The input tensors as this op saw them (earlier selves of tensors changed in place since)."""
-        from .engine import graph_inputs
+        from .history import graph_inputs
 
         return graph_inputs(self)
 

@@ -3,33 +3,11 @@ import warnings
 
 import numpy as np
 
+from .errors import NUMERIC_KINDS, describe
 from .grad_mode import differentiating_rule, is_grad_enabled
+from .versions import UNCHANGED, bump_version, version_counter
 
 _new = object.__new__
-
-UNCHANGED = (0,)
-"""The version counter of every tensor that was never changed in place and shares its counter
-with nothing: one immutable object instead of a list per tensor (a long graph then holds fewer
-objects for the cyclic garbage collector). ``version_counter`` and ``bump_version`` give a tensor
-its own list when it first needs one; writing into UNCHANGED itself fails loudly (a tuple)."""
-
-
-def version_counter(t):
-    """``t``'s version counter as a list that views and ops may share, made on first need."""
-    vc = t._vc
-    if type(vc) is tuple:  # UNCHANGED (or an equal tuple from an old pickle)
-        vc = t._vc = [vc[0]]
-    return vc
-
-
-def bump_version(t):
-    """Count one in-place change of ``t``'s data (seen by every tensor and op sharing its counter)."""
-    vc = t._vc
-    if type(vc) is tuple:
-        t._vc = [vc[0] + 1]
-    else:
-        vc[0] += 1
-    engine.note_inplace_change()
 
 NON_LEAF_GRAD = (
     "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
@@ -40,22 +18,6 @@ NON_LEAF_GRAD = (
 
 def _raw(value):
     return value._data if isinstance(value, Tensor) else value
-
-
-NUMERIC_KINDS = "biufc"  # bool, ints, floats (and complex, which can't require grad)
-
-
-def describe(value):
-    """What a non-numeric value is, for error messages: its type, or the type inside an object array."""
-    if isinstance(value, np.ndarray):
-        if value.dtype == object:
-            odd = (v for v in value.flat if not isinstance(v, (bool, float, complex, np.number)))
-            v = next(odd, value.flat[0] if value.size else None)
-            if isinstance(v, int) and not isinstance(v, bool):
-                return f"an int too large for numpy ({v.bit_length()} bits)"
-            return type(v).__name__
-        return {"U": "str", "S": "bytes", "M": "datetime64", "m": "timedelta64"}.get(value.dtype.kind, str(value.dtype))
-    return type(value).__name__
 
 
 def numeric_array(data, dtype=None, copy=False):
@@ -106,7 +68,7 @@ def _index_item(item):
     return item
 
 
-def _comparison(ufunc):
+def comparison(ufunc):
     def compare(a, b):
         return Tensor._wrap(np.asarray(ufunc(_raw(a), _raw(b))))
 
@@ -251,7 +213,7 @@ class Tensor:
         backward (default: ``create_graph``); ``create_graph`` records the backward
         pass so the gradients can be differentiated again.
         """
-        engine.backward([self], None if gradient is None else [gradient],
+        _engine.backward([self], None if gradient is None else [gradient],
                         retain_graph=retain_graph, create_graph=create_graph)
 
     def detach(self):
@@ -269,7 +231,7 @@ class Tensor:
     @property
     def T(self):
         """The tensor with its axes reversed (differentiable)."""
-        return functions.transpose(self)
+        return _functions.transpose(self)
 
     def item(self):
         """The value of a one-element tensor as a Python number."""
@@ -346,76 +308,76 @@ class Tensor:
 
     # -- operators (rules in autodiff.ops; the common ones skip functions' wrappers: they are hot)
     def __add__(self, other):
-        return apply2(ops.Add, self, other if isinstance(other, Tensor) else operand(other, self))
+        return _engine.apply2(_ops.Add, self, other if isinstance(other, Tensor) else _functions.operand(other, self))
 
     def __radd__(self, other):
-        return apply2(ops.Add, operand(other, self), self)
+        return _engine.apply2(_ops.Add, _functions.operand(other, self), self)
 
     def __sub__(self, other):
-        return apply2(ops.Sub, self, other if isinstance(other, Tensor) else operand(other, self))
+        return _engine.apply2(_ops.Sub, self, other if isinstance(other, Tensor) else _functions.operand(other, self))
 
     def __rsub__(self, other):
-        return apply2(ops.Sub, operand(other, self), self)
+        return _engine.apply2(_ops.Sub, _functions.operand(other, self), self)
 
     def __mul__(self, other):
-        return apply2(ops.Mul, self, other if isinstance(other, Tensor) else operand(other, self))
+        return _engine.apply2(_ops.Mul, self, other if isinstance(other, Tensor) else _functions.operand(other, self))
 
     def __rmul__(self, other):
-        return apply2(ops.Mul, operand(other, self), self)
+        return _engine.apply2(_ops.Mul, _functions.operand(other, self), self)
 
     def __truediv__(self, other):
-        return apply2(ops.Div, self, other if isinstance(other, Tensor) else operand(other, self))
+        return _engine.apply2(_ops.Div, self, other if isinstance(other, Tensor) else _functions.operand(other, self))
 
     def __rtruediv__(self, other):
-        return apply2(ops.Div, operand(other, self), self)
+        return _engine.apply2(_ops.Div, _functions.operand(other, self), self)
 
     def __pow__(self, exponent):
-        return functions.pow(self, exponent)
+        return _functions.pow(self, exponent)
 
     def __rpow__(self, base):
-        return functions.pow(base, self)
+        return _functions.pow(base, self)
 
     def __matmul__(self, other):
-        return functions.matmul(self, other)
+        return _functions.matmul(self, other)
 
     def __rmatmul__(self, other):
-        return functions.matmul(other, self)
+        return _functions.matmul(other, self)
 
     def __neg__(self):
-        return functions.neg(self)
+        return _functions.neg(self)
 
     def __pos__(self):
         return self
 
     def __abs__(self):
-        return functions.abs(self)
+        return _functions.abs(self)
 
     def __getitem__(self, index):
-        return functions.getitem(self, index)
+        return _functions.getitem(self, index)
 
     # Comparisons give boolean tensors outside the graph.
-    __lt__ = _comparison(np.less)
-    __le__ = _comparison(np.less_equal)
-    __gt__ = _comparison(np.greater)
-    __ge__ = _comparison(np.greater_equal)
-    __eq__ = _comparison(np.equal)
-    __ne__ = _comparison(np.not_equal)
+    __lt__ = comparison(np.less)
+    __le__ = comparison(np.less_equal)
+    __gt__ = comparison(np.greater)
+    __ge__ = comparison(np.greater_equal)
+    __eq__ = comparison(np.equal)
+    __ne__ = comparison(np.not_equal)
 
     # -- in-place operators ----------------------------------------------------------
     def __iadd__(self, other):
-        return self._inplace(functions.add, np.add, other, "+=")
+        return self._inplace(_functions.add, np.add, other, "+=")
 
     def __isub__(self, other):
-        return self._inplace(functions.sub, np.subtract, other, "-=")
+        return self._inplace(_functions.sub, np.subtract, other, "-=")
 
     def __imul__(self, other):
-        return self._inplace(functions.mul, np.multiply, other, "*=")
+        return self._inplace(_functions.mul, np.multiply, other, "*=")
 
     def __itruediv__(self, other):
-        return self._inplace(functions.div, np.true_divide, other, "/=")
+        return self._inplace(_functions.div, np.true_divide, other, "/=")
 
     def __ipow__(self, other):
-        return self._inplace(functions.pow, np.power, other, "**=")
+        return self._inplace(_functions.pow, np.power, other, "**=")
 
     def __setitem__(self, index, value):
         index = normalize_index(index)
@@ -423,7 +385,7 @@ class Tensor:
             self._data[index] = _raw(value)
             bump_version(self)
             return
-        self._take_place_of(functions.setitem(self, index, value))
+        self._take_place_of(_functions.setitem(self, index, value))
 
     def zero_(self):
         """Fill with zeros in place (e.g. ``w.grad.zero_()``) and return self."""
@@ -449,14 +411,14 @@ class Tensor:
         return self._take_place_of(op(self, other))
 
     def _take_place_of(self, result):
-        """Make self the result of a recorded op on its old value (see ``engine.record_inplace``)."""
+        """Make self the result of a recorded op on its old value (see ``history.record_inplace``)."""
         if result.shape != self.shape:
             raise RuntimeError(
                 f"output with shape {self.shape} doesn't match the broadcast shape {result.shape}")
         if not np.can_cast(result.dtype, self.dtype, casting="same_kind"):
             raise TypeError(
                 f"result type {result.dtype} can't be cast to the desired output type {self.dtype}")
-        engine.record_inplace(self, result)
+        _history.record_inplace(self, result)
         return self
 
     # -- numpy interoperability --------------------------------------------------------
@@ -466,7 +428,7 @@ class Tensor:
             if all(isinstance(o, np.ndarray) for o in out):  # writing into a plain array: plain numpy
                 return getattr(ufunc, method)(*(_raw(i) for i in inputs), out=out, **kwargs)
             return NotImplemented
-        fn = _UFUNCS.get(ufunc) if method == "__call__" and not kwargs else None
+        fn = _functions.UFUNCS.get(ufunc) if method == "__call__" and not kwargs else None
         if fn is not None:
             return fn(*inputs)
         if is_grad_enabled() and any(isinstance(i, Tensor) and i._requires_grad for i in inputs):
@@ -497,45 +459,5 @@ class Constant(Tensor):
             raise RuntimeError("a constant an operation created cannot require grad; make the number a Tensor")
 
 
-class FreedTensor(Tensor):
-    """What a released graph keeps of an intermediate tensor whose values backward freed.
-
-    It has the tensor's name, shape, dtype, history (``grad_fn``) and retained
-    ``.grad``, so the graph can still be walked and drawn, but no data.
-    """
-
-    __slots__ = ("_shape", "_dtype")
-    _freed = True
-
-    def __init__(self, tensor):
-        self._shape, self._dtype = tensor._data.shape, tensor._data.dtype
-        self.grad_fn, self.name, self._grad = tensor.grad_fn, tensor.name, tensor._grad
-        self._requires_grad, self._vc = True, version_counter(tensor)
-        self._retains_grad, self._history, self._released_as = False, None, None
-
-    shape = property(lambda self: self._shape)
-    dtype = property(lambda self: self._dtype)
-    ndim = property(lambda self: len(self._shape))
-    size = property(lambda self: int(np.prod(self._shape)))
-
-    @property
-    def data(self):
-        raise RuntimeError(
-            "the values of this intermediate tensor were freed by backward(); "
-            "call backward(retain_graph=True) to keep them")
-
-
-from . import engine, functions, ops  # noqa: E402  (they use Tensor)
-from .engine import apply2  # noqa: E402
-from .functions import operand  # noqa: E402
-
-_UFUNCS = {
-    np.add: functions.add, np.subtract: functions.sub, np.multiply: functions.mul,
-    np.true_divide: functions.div, np.power: functions.pow, np.negative: functions.neg,
-    np.matmul: functions.matmul, np.exp: functions.exp, np.log: functions.log,
-    np.sqrt: functions.sqrt, np.tanh: functions.tanh, np.sin: functions.sin, np.cos: functions.cos,
-    np.absolute: functions.abs, np.maximum: functions.maximum, np.minimum: functions.minimum,
-    np.sign: functions.sign,
-}
-_UFUNCS.update({u: _comparison(u) for u in (
-    np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_equal)})
+# The layers above, as module objects (names are looked up when called): any import order works.
+from . import engine as _engine, functions as _functions, history as _history, ops as _ops  # noqa: E402

@@ -1,0 +1,53 @@
+"""What a graph keeps once backward has released it: its structure, for drawing, not its arrays.
+
+After ``backward()`` (without ``retain_graph``) every op frees what it saved, and ops point at
+placeholders (``FreedTensor``) instead of their big intermediate inputs, so those arrays are
+freed unless you hold the tensors, while the graph can still be walked and drawn, as in PyTorch.
+"""
+import numpy as np
+
+from .tensor import Tensor
+from .versions import version_counter
+
+FREE_FROM_BYTES = 4096
+"""Smaller intermediates stay with the graph: a placeholder would save next to nothing."""
+
+
+class FreedTensor(Tensor):
+    """What a released graph keeps of an intermediate tensor whose values backward freed.
+
+    It has the tensor's name, shape, dtype, history (``grad_fn``) and retained
+    ``.grad``, so the graph can still be walked and drawn, but no data.
+    """
+
+    __slots__ = ()
+    _freed = True
+
+    @property
+    def data(self):
+        raise RuntimeError(
+            "the values of this intermediate tensor were freed by backward(); "
+            "call backward(retain_graph=True) to keep them")
+
+
+def placeholder(tensor):
+    """The one FreedTensor that stands for ``tensor`` in released ops."""
+    kept = tensor._released_as
+    if kept is None:
+        data = tensor._data
+        kept = Tensor._wrap(np.broadcast_to(np.zeros((), dtype=data.dtype), data.shape))  # shape and dtype, no memory
+        kept.__class__ = FreedTensor
+        kept.grad_fn, kept.name, kept._grad = tensor.grad_fn, tensor.name, tensor._grad
+        kept._requires_grad, kept._vc = True, version_counter(tensor)
+        tensor._released_as = kept
+    return kept
+
+
+def _worth_freeing(tensor):
+    return tensor.grad_fn is not None and not tensor._freed and tensor._data.nbytes >= FREE_FROM_BYTES
+
+
+def let_go_of_intermediates(nodes):
+    """Point the released ``nodes`` at placeholders of their big intermediate inputs."""
+    for node in nodes:
+        node.inputs = tuple(placeholder(t) if _worth_freeing(t) else t for t in node.inputs)
