@@ -17,8 +17,8 @@ import numpy as np
 
 from . import allocator
 
-from .tensor import Tensor  # first: engine and functions import it
-from . import autograd
+from .tensor import Tensor
+from . import autograd, methods
 from .transforms import grad, hessian, hvp, jacobian, value_and_grad
 from .functions import *  # noqa: F401,F403
 from .functions import __all__ as _function_names

@@ -11,7 +11,7 @@ import operator
 import numpy as np
 
 from . import ops
-from .engine import apply, apply1, apply2
+from . import engine  # as a module: the engine may still be loading when this module is (import order is free)
 from .tensor import Constant, Tensor, _raw, comparison, normalize_index
 from .versions import version_counter as _version_counter
 
@@ -120,37 +120,37 @@ def _reduction_axis(x, axis, name):
 
 def add(x, y):
     """x + y, broadcasting."""
-    return apply2(ops.Add, *_operands(x, y))
+    return engine.apply2(ops.Add, *_operands(x, y))
 
 
 def sub(x, y):
     """x − y, broadcasting."""
-    return apply2(ops.Sub, *_operands(x, y))
+    return engine.apply2(ops.Sub, *_operands(x, y))
 
 
 def mul(x, y):
     """x ⊙ y (elementwise), broadcasting."""
-    return apply2(ops.Mul, *_operands(x, y))
+    return engine.apply2(ops.Mul, *_operands(x, y))
 
 
 def div(x, y):
     """x / y (true division), broadcasting."""
-    return apply2(ops.Div, *_operands(x, y))
+    return engine.apply2(ops.Div, *_operands(x, y))
 
 
 def neg(x):
     """−x."""
-    return apply1(ops.Neg, as_tensor(x))
+    return engine.apply1(ops.Neg, as_tensor(x))
 
 
 def pow(x, y):
     """xʸ with a tensor or number on either side."""
-    return apply2(ops.Pow, *_operands(x, y))
+    return engine.apply2(ops.Pow, *_operands(x, y))
 
 
 def matmul(x, y):
     """Matrix product with numpy's rules: 1-d operands are vectors, leading axes are batch axes."""
-    return apply2(ops.Matmul, *_operands(x, y))
+    return engine.apply2(ops.Matmul, *_operands(x, y))
 
 
 # --------------------------------------------------------------------------- elementwise
@@ -158,52 +158,52 @@ def matmul(x, y):
 
 def exp(x):
     """eˣ."""
-    return apply1(ops.Exp, as_tensor(x))
+    return engine.apply1(ops.Exp, as_tensor(x))
 
 
 def log(x):
     """Natural logarithm."""
-    return apply1(ops.Log, as_tensor(x))
+    return engine.apply1(ops.Log, as_tensor(x))
 
 
 def sqrt(x):
     """√x."""
-    return apply1(ops.Sqrt, as_tensor(x))
+    return engine.apply1(ops.Sqrt, as_tensor(x))
 
 
 def sin(x):
     """sin x."""
-    return apply1(ops.Sin, as_tensor(x))
+    return engine.apply1(ops.Sin, as_tensor(x))
 
 
 def cos(x):
     """cos x."""
-    return apply1(ops.Cos, as_tensor(x))
+    return engine.apply1(ops.Cos, as_tensor(x))
 
 
 def tanh(x):
     """tanh x."""
-    return apply1(ops.Tanh, as_tensor(x))
+    return engine.apply1(ops.Tanh, as_tensor(x))
 
 
 def sigmoid(x):
     """σ(x) = 1 / (1 + e⁻ˣ), computed without overflow."""
-    return apply1(ops.Sigmoid, as_tensor(x))
+    return engine.apply1(ops.Sigmoid, as_tensor(x))
 
 
 def softplus(x):
     """ln(1 + eˣ), a smooth relu; stable for large |x|. Its derivative is σ(x)."""
-    return apply1(ops.Softplus, as_tensor(x))
+    return engine.apply1(ops.Softplus, as_tensor(x))
 
 
 def relu(x):
     """max(x, 0); its derivative at 0 is taken as 0."""
-    return apply1(ops.Relu, as_tensor(x))
+    return engine.apply1(ops.Relu, as_tensor(x))
 
 
 def abs(x):
     """|x|; its derivative at 0 is taken as 0."""
-    return apply1(ops.Abs, as_tensor(x))
+    return engine.apply1(ops.Abs, as_tensor(x))
 
 
 def sign(x):
@@ -213,12 +213,12 @@ def sign(x):
 
 def maximum(x, y):
     """Elementwise larger of x and y; at ties each gets half the gradient."""
-    return apply2(ops.Maximum, *_operands(x, y))
+    return engine.apply2(ops.Maximum, *_operands(x, y))
 
 
 def minimum(x, y):
     """Elementwise smaller of x and y; at ties each gets half the gradient."""
-    return apply2(ops.Minimum, *_operands(x, y))
+    return engine.apply2(ops.Minimum, *_operands(x, y))
 
 
 def clip(x, min=None, max=None):
@@ -226,7 +226,7 @@ def clip(x, min=None, max=None):
     for what, bound in (("min", min), ("max", max)):
         if bound is not None and not isinstance(bound, _NUMBER):
             raise TypeError(f"clip: {what} must be a number or None, got {type(bound).__name__}")
-    return apply1(ops.Clip, as_tensor(x), lo=min, hi=max)
+    return engine.apply1(ops.Clip, as_tensor(x), lo=min, hi=max)
 
 
 def where(condition, x, y):
@@ -235,12 +235,12 @@ def where(condition, x, y):
         cond = np.array(_raw(condition), dtype=bool)
     except (ValueError, TypeError) as error:
         raise TypeError(f"where: the condition must be booleans, got {type(condition).__name__} ({error})") from None
-    return apply(ops.Where, *_operands(x, y), cond=cond)
+    return engine.apply(ops.Where, *_operands(x, y), cond=cond)
 
 
 def astype(x, dtype):
     """x converted to ``dtype`` (differentiable between float types)."""
-    return apply1(ops.Cast, as_tensor(x), dtype=dtype)
+    return engine.apply1(ops.Cast, as_tensor(x), dtype=dtype)
 
 
 # --------------------------------------------------------------------------- reductions
@@ -249,7 +249,7 @@ def astype(x, dtype):
 def sum(x, axis=None, keepdims=False):
     """Sum over ``axis`` (int, tuple or None for all)."""
     x = as_tensor(x)
-    return apply1(ops.Sum, x, axis=_reduction_axis(x, axis, "sum"), keepdims=keepdims)
+    return engine.apply1(ops.Sum, x, axis=_reduction_axis(x, axis, "sum"), keepdims=keepdims)
 
 
 def _count(shape, axis):
@@ -284,13 +284,13 @@ def var(x, axis=None, ddof=0, keepdims=False):
 def max(x, axis=None, keepdims=False):
     """Maximum over ``axis``; tied maxima share the gradient evenly."""
     x = as_tensor(x)
-    return apply1(ops.Max, x, axis=_reduction_axis(x, axis, "max"), keepdims=keepdims)
+    return engine.apply1(ops.Max, x, axis=_reduction_axis(x, axis, "max"), keepdims=keepdims)
 
 
 def min(x, axis=None, keepdims=False):
     """Minimum over ``axis``; tied minima share the gradient evenly."""
     x = as_tensor(x)
-    return apply1(ops.Min, x, axis=_reduction_axis(x, axis, "min"), keepdims=keepdims)
+    return engine.apply1(ops.Min, x, axis=_reduction_axis(x, axis, "min"), keepdims=keepdims)
 
 
 def argmax(x, axis=None, keepdims=False):
@@ -306,20 +306,20 @@ def argmin(x, axis=None, keepdims=False):
 def logsumexp(x, axis=None, keepdims=False):
     """ln Σ eˣ over ``axis``, stable for large and small inputs."""
     x = as_tensor(x)
-    return apply1(ops.LogSumExp, x, axis=_reduction_axis(x, axis, "logsumexp"), keepdims=keepdims)
+    return engine.apply1(ops.LogSumExp, x, axis=_reduction_axis(x, axis, "logsumexp"), keepdims=keepdims)
 
 
 def softmax(x, axis=-1):
     """e^xᵢ / Σⱼ e^xⱼ along ``axis`` (default: the last), stable for large inputs."""
-    return apply1(ops.Softmax, as_tensor(x), axis=axis)
+    return engine.apply1(ops.Softmax, as_tensor(x), axis=axis)
 
 
 def linear(x, weight, bias=None):
     """x Wᵀ + b for x of shape (..., in), W of shape (out, in) and b of shape (out,), as one op."""
     x, weight = as_tensor(x), as_tensor(weight)
     if bias is None:
-        return apply(ops.Linear, x, weight)
-    return apply(ops.Linear, x, weight, as_tensor(bias))
+        return engine.apply(ops.Linear, x, weight)
+    return engine.apply(ops.Linear, x, weight, as_tensor(bias))
 
 
 def cross_entropy(logits, labels, reduction="none"):
@@ -330,34 +330,29 @@ def cross_entropy(logits, labels, reduction="none"):
     """
     if reduction not in ("none", "mean", "sum"):
         raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-    return apply1(ops.CrossEntropy, as_tensor(logits), labels=np.asarray(labels), reduction=reduction)
+    return engine.apply1(ops.CrossEntropy, as_tensor(logits), labels=np.asarray(labels), reduction=reduction)
 
 
 def log_softmax(x, axis=-1):
     """xᵢ − ln Σⱼ e^xⱼ along ``axis`` (default: the last), stable for large inputs."""
-    return apply1(ops.LogSoftmax, as_tensor(x), axis=axis)
+    return engine.apply1(ops.LogSoftmax, as_tensor(x), axis=axis)
 
 
 # --------------------------------------------------------------------------- shape
 
-
-def _shape_arg(shape):
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        return tuple(shape[0])
-    return tuple(shape)
 
 
 def reshape(x, shape):
     """x with a new shape (one axis may be -1)."""
     x = as_tensor(x)
     shape = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
-    return _shares_version(apply1(ops.Reshape, x, shape=shape), x)
+    return _shares_version(engine.apply1(ops.Reshape, x, shape=shape), x)
 
 
 def transpose(x, axes=None):
     """x with its axes permuted (reversed when ``axes`` is None)."""
     x = as_tensor(x)
-    return _shares_version(apply1(ops.Transpose, x, axes=axes), x)
+    return _shares_version(engine.apply1(ops.Transpose, x, axes=axes), x)
 
 
 def swapaxes(x, axis1, axis2):
@@ -407,7 +402,7 @@ def flatten(x):
 def broadcast_to(x, shape):
     """x broadcast to ``shape`` (a read-only view)."""
     x = as_tensor(x)
-    return _shares_version(apply1(ops.BroadcastTo, x, shape=_shape(shape, "broadcast_to")), x)
+    return _shares_version(engine.apply1(ops.BroadcastTo, x, shape=_shape(shape, "broadcast_to")), x)
 
 
 def _shape(shape, name):
@@ -422,26 +417,26 @@ def sum_to(x, shape):
     x = as_tensor(x)
     if x.shape == tuple(shape):
         return x
-    return apply1(ops.SumTo, x, shape=tuple(shape))
+    return engine.apply1(ops.SumTo, x, shape=tuple(shape))
 
 
 def getitem(x, index):
     """x[index] for ints, slices, None, Ellipsis, boolean masks and integer arrays."""
     x, index = as_tensor(x), normalize_index(index)
-    result = apply1(ops.GetItem, x, index=index)
+    result = engine.apply1(ops.GetItem, x, index=index)
     return _shares_version(result, x) if ops.is_basic_index(index) else result
 
 
 def scatter_add(g, index, shape):
     """Zeros of ``shape`` with ``g`` added at ``index`` (repeated indices accumulate)."""
-    return apply1(ops.ScatterAdd, as_tensor(g), index=normalize_index(index), shape=tuple(shape))
+    return engine.apply1(ops.ScatterAdd, as_tensor(g), index=normalize_index(index), shape=tuple(shape))
 
 
 def setitem(x, index, value):
     """A copy of x with ``[index] = value``: the out-of-place form of ``x[index] = value``."""
     x = as_tensor(x)
     value = as_tensor(value, x)
-    return apply(ops.SetItem, x, value, index=normalize_index(index))
+    return engine.apply(ops.SetItem, x, value, index=normalize_index(index))
 
 
 def concatenate(tensors, axis=0):
@@ -449,7 +444,7 @@ def concatenate(tensors, axis=0):
     tensors = [as_tensor(t) for t in tensors]
     if not tensors:
         raise ValueError("concatenate needs at least one tensor")
-    return apply(ops.Concatenate, *tensors, axis=axis)
+    return engine.apply(ops.Concatenate, *tensors, axis=axis)
 
 
 def stack(tensors, axis=0):
@@ -520,37 +515,8 @@ def eye(n, m=None, dtype=np.float64, requires_grad=False):
     return Tensor(np.eye(n, m, dtype=dtype), requires_grad=requires_grad)
 
 
-# --------------------------------------------------------------------------- methods
-
-
-def _reshape_method(self, *shape):
-    """x.reshape(2, 3) or x.reshape((2, 3))."""
-    return reshape(self, _shape_arg(shape))
-
-
-def _transpose_method(self, *axes):
-    """x.transpose(), x.transpose(1, 0) or x.transpose((1, 0))."""
-    return transpose(self, _shape_arg(axes) if axes else None)
-
-
-def _clone(self):
-    """A differentiable copy."""
-    return add(self, 0)
-
-
-Tensor.reshape = _reshape_method
-Tensor.transpose = _transpose_method
-Tensor.clone = _clone
-for _name in (
-    "exp log sqrt sin cos tanh sigmoid softplus relu abs maximum minimum clip astype sum mean var max "
-    "min argmax argmin logsumexp softmax log_softmax swapaxes expand_dims squeeze flatten "
-    "broadcast_to sum_to matmul pow"
-).split():
-    setattr(Tensor, _name, globals()[_name])
-del _name
-
 __all__ = [name for name in dir() if not name.startswith("_") and name not in (
-    "builtins", "math", "operator", "np", "ops", "apply", "apply1", "apply2", "Tensor", "Constant",
+    "builtins", "math", "operator", "np", "ops", "engine", "Tensor", "Constant",
     "normalize_index", "constant", "operand", "comparison", "UFUNCS")]
 
 UFUNCS = {

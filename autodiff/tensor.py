@@ -213,7 +213,9 @@ class Tensor:
         backward (default: ``create_graph``); ``create_graph`` records the backward
         pass so the gradients can be differentiated again.
         """
-        _engine.backward([self], None if gradient is None else [gradient],
+        from .engine import backward  # the engine builds on this module
+
+        backward([self], None if gradient is None else [gradient],
                         retain_graph=retain_graph, create_graph=create_graph)
 
     def detach(self):
@@ -227,11 +229,6 @@ class Tensor:
     ndim = property(lambda self: self._data.ndim, doc="Number of axes.")
     dtype = property(lambda self: self._data.dtype, doc="numpy dtype of the data.")
     size = property(lambda self: self._data.size, doc="Number of elements.")
-
-    @property
-    def T(self):
-        """The tensor with its axes reversed (differentiable)."""
-        return _functions.transpose(self)
 
     def item(self):
         """The value of a one-element tensor as a Python number."""
@@ -306,55 +303,6 @@ class Tensor:
             extras.append(f"name={self.name!r}")
         return prefix + ", ".join([body] + extras) + ")"
 
-    # -- operators (rules in autodiff.ops; the common ones skip functions' wrappers: they are hot)
-    def __add__(self, other):
-        return _engine.apply2(_ops.Add, self, other if isinstance(other, Tensor) else _functions.operand(other, self))
-
-    def __radd__(self, other):
-        return _engine.apply2(_ops.Add, _functions.operand(other, self), self)
-
-    def __sub__(self, other):
-        return _engine.apply2(_ops.Sub, self, other if isinstance(other, Tensor) else _functions.operand(other, self))
-
-    def __rsub__(self, other):
-        return _engine.apply2(_ops.Sub, _functions.operand(other, self), self)
-
-    def __mul__(self, other):
-        return _engine.apply2(_ops.Mul, self, other if isinstance(other, Tensor) else _functions.operand(other, self))
-
-    def __rmul__(self, other):
-        return _engine.apply2(_ops.Mul, _functions.operand(other, self), self)
-
-    def __truediv__(self, other):
-        return _engine.apply2(_ops.Div, self, other if isinstance(other, Tensor) else _functions.operand(other, self))
-
-    def __rtruediv__(self, other):
-        return _engine.apply2(_ops.Div, _functions.operand(other, self), self)
-
-    def __pow__(self, exponent):
-        return _functions.pow(self, exponent)
-
-    def __rpow__(self, base):
-        return _functions.pow(base, self)
-
-    def __matmul__(self, other):
-        return _functions.matmul(self, other)
-
-    def __rmatmul__(self, other):
-        return _functions.matmul(other, self)
-
-    def __neg__(self):
-        return _functions.neg(self)
-
-    def __pos__(self):
-        return self
-
-    def __abs__(self):
-        return _functions.abs(self)
-
-    def __getitem__(self, index):
-        return _functions.getitem(self, index)
-
     # Comparisons give boolean tensors outside the graph.
     __lt__ = comparison(np.less)
     __le__ = comparison(np.less_equal)
@@ -363,81 +311,8 @@ class Tensor:
     __eq__ = comparison(np.equal)
     __ne__ = comparison(np.not_equal)
 
-    # -- in-place operators ----------------------------------------------------------
-    def __iadd__(self, other):
-        return self._inplace(_functions.add, np.add, other, "+=")
-
-    def __isub__(self, other):
-        return self._inplace(_functions.sub, np.subtract, other, "-=")
-
-    def __imul__(self, other):
-        return self._inplace(_functions.mul, np.multiply, other, "*=")
-
-    def __itruediv__(self, other):
-        return self._inplace(_functions.div, np.true_divide, other, "/=")
-
-    def __ipow__(self, other):
-        return self._inplace(_functions.pow, np.power, other, "**=")
-
-    def __setitem__(self, index, value):
-        index = normalize_index(index)
-        if not self._records_inplace(value, "[...] ="):
-            self._data[index] = _raw(value)
-            bump_version(self)
-            return
-        self._take_place_of(_functions.setitem(self, index, value))
-
-    def zero_(self):
-        """Fill with zeros in place (e.g. ``w.grad.zero_()``) and return self."""
-        self[...] = 0
-        return self
-
-    def _records_inplace(self, other, symbol):
-        """Whether an in-place op on self must be recorded; refuses it on a leaf that requires grad."""
-        if not is_grad_enabled():
-            return False
-        if self._requires_grad and self.grad_fn is None:
-            raise RuntimeError(
-                f"a leaf Tensor that requires grad is being used in an in-place operation ({symbol}). "
-                "To update a parameter, do it under `with autodiff.no_grad():`; otherwise use an "
-                "out-of-place operation (y = x + 1).")
-        return self._requires_grad or (isinstance(other, Tensor) and other._requires_grad)
-
-    def _inplace(self, op, ufunc, other, symbol):
-        if not self._records_inplace(other, symbol):
-            ufunc(self._data, _raw(other), out=self._data, casting="same_kind")
-            bump_version(self)
-            return self
-        return self._take_place_of(op(self, other))
-
-    def _take_place_of(self, result):
-        """Make self the result of a recorded op on its old value (see ``history.record_inplace``)."""
-        if result.shape != self.shape:
-            raise RuntimeError(
-                f"output with shape {self.shape} doesn't match the broadcast shape {result.shape}")
-        if not np.can_cast(result.dtype, self.dtype, casting="same_kind"):
-            raise TypeError(
-                f"result type {result.dtype} can't be cast to the desired output type {self.dtype}")
-        _history.record_inplace(self, result)
-        return self
-
-    # -- numpy interoperability --------------------------------------------------------
-    def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
-        """``np.exp(t)``, ``array * t``... dispatch to the differentiable op; other ufuncs refuse to drop gradients silently."""
-        if out is not None:
-            if all(isinstance(o, np.ndarray) for o in out):  # writing into a plain array: plain numpy
-                return getattr(ufunc, method)(*(_raw(i) for i in inputs), out=out, **kwargs)
-            return NotImplemented
-        fn = _functions.UFUNCS.get(ufunc) if method == "__call__" and not kwargs else None
-        if fn is not None:
-            return fn(*inputs)
-        if is_grad_enabled() and any(isinstance(i, Tensor) and i._requires_grad for i in inputs):
-            raise TypeError(
-                f"numpy.{ufunc.__name__} has no derivative rule in autodiff, so its result could not "
-                "carry gradients; use an autodiff function, or call .detach() first if you want a "
-                "constant")
-        result = getattr(ufunc, method)(*(_raw(i) for i in inputs), **kwargs)
-        return Tensor._wrap(result) if isinstance(result, np.ndarray) else result
+    # The operators (+, *, @, [], +=, ...), the op methods (x.exp(), x.sum(), ...) and numpy's
+    # dispatch (np.exp(x)) are attached by autodiff.methods; tensor.pyi lists them all.
 
 
 class Constant(Tensor):
@@ -457,7 +332,3 @@ class Constant(Tensor):
     def requires_grad(self, flag):
         if flag:
             raise RuntimeError("a constant an operation created cannot require grad; make the number a Tensor")
-
-
-# The layers above, as module objects (names are looked up when called): any import order works.
-from . import engine as _engine, functions as _functions, history as _history, ops as _ops  # noqa: E402
