@@ -299,41 +299,37 @@ def _backward(roots, root_grads, retain_graph, create_graph, capture=None):
                 input_grads = (input_grads,)
             if anomalies:
                 anomaly.check_backward(node, g, input_grads)
+            if len(input_grads) != len(inputs):
+                raise gradient_count(node, len(input_grads), len(inputs))
             big_intermediate = False
-            try:
-                pairs = zip(inputs, input_grads, strict=True)
-                for x, gx in pairs:
-                    if gx is None or not x._requires_grad:
-                        continue
-                    up = x.grad_fn
-                    if wanted is not None and id(x) not in targets and up not in wanted:
-                        continue
-                    data = x._data
-                    if type(gx) is not array_type or gx.shape != data.shape or (
-                            gx.dtype is not data.dtype and gx.dtype != data.dtype):
-                        gx = _conform(node, inputs, input_grads, x, gx, data, xp, array_type)
-                    if up is None:
-                        entry = leaves.get(id(x))
-                        if entry is None:
-                            leaves[id(x)] = [x, gx]
-                        else:
-                            entry[1] = entry[1] + gx
-                        continue
-                    if up in grads:
-                        grads[up] = grads[up] + gx
+            for x, gx in zip(inputs, input_grads):
+                if gx is None or not x._requires_grad:
+                    continue
+                up = x.grad_fn
+                if wanted is not None and id(x) not in targets and up not in wanted:
+                    continue
+                data = x._data
+                if type(gx) is not array_type or gx.shape != data.shape or (
+                        gx.dtype is not data.dtype and gx.dtype != data.dtype):
+                    gx = _conform(node, inputs, input_grads, x, gx, data, xp, array_type)
+                if up is None:
+                    entry = leaves.get(id(x))
+                    if entry is None:
+                        leaves[id(x)] = [x, gx]
                     else:
-                        grads[up] = gx
-                        heappush(ready, (-up.seq, up))
-                    if x._retains_grad and capture is None:
-                        kept = keep.setdefault(up, [])
-                        if x not in kept:
-                            kept.append(x)
-                    if data.nbytes >= FREE_FROM_BYTES:
-                        big_intermediate = True
-            except ValueError:
-                if len(input_grads) != len(inputs):  # zip's strict check: the rule returned too many or too few
-                    raise gradient_count(node, len(input_grads), len(inputs)) from None
-                raise
+                        entry[1] = entry[1] + gx
+                    continue
+                if up in grads:
+                    grads[up] = grads[up] + gx
+                else:
+                    grads[up] = gx
+                    heappush(ready, (-up.seq, up))
+                if x._retains_grad and capture is None:
+                    kept = keep.setdefault(up, [])
+                    if x not in kept:
+                        kept.append(x)
+                if data.nbytes >= FREE_FROM_BYTES:
+                    big_intermediate = True
             if not retain_graph:  # free what the op saved: it is used once
                 node.released = True
                 node.saved = node.saved_output = None

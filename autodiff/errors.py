@@ -24,6 +24,26 @@ FORWARD_ERRORS = (ValueError, IndexError, TypeError, OverflowError, ZeroDivision
 """What numpy raises from a forward: translated by ``forward_error``."""
 
 
+class TooLargeInt:
+    """An int beyond numpy's 64 bits where numpy would keep the int itself in an object array: ops
+    refuse it at once by name (on the int, numpy would compute with Python's unbounded integers)."""
+
+    __slots__ = ("bits",)
+
+    def __init__(self, value):
+        self.bits = value.bit_length()
+
+
+def opaque_big_ints(array):
+    """An object array with its Python ints replaced by ``TooLargeInt`` (other arrays as they are)."""
+    if array.dtype != object or not any(isinstance(v, int) and not isinstance(v, bool) for v in array.flat):
+        return array
+    result = np.empty(array.shape, dtype=object)
+    for i, v in np.ndenumerate(array):
+        result[i] = TooLargeInt(v) if isinstance(v, int) and not isinstance(v, bool) else v
+    return result
+
+
 def describe(value):
     """What a non-numeric value is, for error messages: its type, or the type inside an object array."""
     if isinstance(value, np.ndarray):
@@ -32,6 +52,8 @@ def describe(value):
             v = next(odd, value.flat[0] if value.size else None)
             if isinstance(v, int) and not isinstance(v, bool):
                 return f"an int too large for numpy ({v.bit_length()} bits)"
+            if isinstance(v, TooLargeInt):
+                return f"an int too large for numpy ({v.bits} bits)"
             return type(v).__name__
         return {"U": "str", "S": "bytes", "M": "datetime64", "m": "timedelta64"}.get(value.dtype.kind, str(value.dtype))
     return type(value).__name__

@@ -11,6 +11,7 @@ import operator
 import numpy as np
 
 from . import ops
+from .errors import opaque_big_ints as _opaque_big_ints
 from . import engine  # as a module: the engine may still be loading when this module is (import order is free)
 from .tensor import Constant, Tensor, _raw, comparison, normalize_index
 from .versions import version_counter as _version_counter
@@ -31,7 +32,7 @@ def _array(x):
     """np.asarray(x); what numpy can't take (ragged lists) becomes a 0-d object array holding it,
     which the op then refuses by name (see engine.apply)."""
     try:
-        return np.asarray(x)
+        return _opaque_big_ints(np.asarray(x))
     except (ValueError, TypeError, OverflowError):
         holder = np.empty((), dtype=object)
         holder[()] = x

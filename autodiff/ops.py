@@ -536,14 +536,14 @@ class Maximum(Op):
 
     __slots__ = ('share',)
 
-    name, saves_inputs, frees = "maximum", False, ("share",)
-    pick = staticmethod(np.greater)
+    name, saves_inputs, frees, remembers = "maximum", False, ("share",), True
+    pick, choose = staticmethod(np.greater), staticmethod(np.maximum)
 
     def forward(self, x, y):
-        out = np.maximum(x, y) if self.pick is np.greater else np.minimum(x, y)
-        dtype = out.dtype if out.dtype.kind == "f" else np.float64
-        self.share = np.where(self.pick(x, y), 1, np.where(x == y, 0.5, 0)).astype(dtype)
-        return out
+        return self.choose(x, y)
+
+    def remember(self, x, y, out):
+        self.share = np.where(x == y, 0.5, self.pick(x, y)).astype(out.dtype)  # x's share of g: 1 if it wins, ½ at ties
 
     def vjp(self, xp, g, x, y, out):
         return g * self.share, g * (1 - self.share)
@@ -555,7 +555,7 @@ class Minimum(Maximum):
     __slots__ = ()
 
     name = "minimum"
-    pick = staticmethod(np.less)
+    pick, choose = staticmethod(np.less), staticmethod(np.minimum)
 
 
 class Clip(Op):
@@ -563,20 +563,21 @@ class Clip(Op):
 
     __slots__ = ('lo', 'hi', 'inside')
 
-    name, saves_inputs, frees = "clip", False, ("inside",)
+    name, saves_inputs, frees, remembers = "clip", False, ("inside",), True
 
     def forward(self, x, lo=None, hi=None):
         lo, hi = (b if b is None else np.asarray(b, dtype=weak_result_type(x.dtype, b)) for b in (lo, hi))
         self.lo, self.hi = lo, hi
-        inside = np.ones(x.shape, dtype=bool)
-        if lo is not None:
-            inside &= x >= lo
-        if hi is not None:
-            inside &= x <= hi
-        self.inside = inside
         if lo is None and hi is None:
             return x.copy()
         return np.clip(x, lo, hi)
+
+    def remember(self, x, out):
+        lo, hi = self.lo, self.hi
+        inside = (x >= lo) if lo is not None else np.ones(x.shape, dtype=bool)
+        if hi is not None:
+            inside &= x <= hi
+        self.inside = inside
 
     def vjp(self, xp, g, x, out):
         return g * self.inside
@@ -635,16 +636,16 @@ class Max(Op):
 
     __slots__ = ('axis', 'keepdims', 'input_shape', 'share')
 
-    name, saves_inputs, frees = "max", False, ("share",)
+    name, saves_inputs, frees, remembers = "max", False, ("share",), True
     reduce = staticmethod(np.max)
 
     def forward(self, x, axis=None, keepdims=False):
         self.axis, self.keepdims, self.input_shape = axis, keepdims, x.shape
-        kept = self.reduce(x, axis=axis, keepdims=True)
-        winners = x == kept
-        dtype = x.dtype if x.dtype.kind == "f" else np.float64
-        self.share = (winners / winners.sum(axis=axis, keepdims=True)).astype(dtype)
-        return kept if keepdims else kept.reshape(_reduced_shape(x.shape, axis))
+        return self.reduce(x, axis=axis, keepdims=keepdims)
+
+    def remember(self, x, out):
+        winners = x == (out if self.keepdims else out.reshape(_kept_shape(x.shape, self.axis)))
+        self.share = (winners / winners.sum(axis=self.axis, keepdims=True)).astype(out.dtype)
 
     def vjp(self, xp, g, x, out):
         return xp.reshape(g, _kept_shape(self.input_shape, self.axis)) * self.share
@@ -868,14 +869,18 @@ class SetItem(Op):
 
     __slots__ = ('index', 'keep', 'written')
 
-    name, saves_inputs, frees = "setitem", False, ("index", "keep", "written")
+    name, saves_inputs, frees, remembers = "setitem", False, ("index", "keep", "written"), True
 
     def forward(self, x, v, index=None):
         self.index = index
-        self.keep = np.ones(x.shape, dtype=x.dtype if x.dtype.kind == "f" else np.float64)
-        self.keep[index] = 0
         out = x.copy()
         out[index] = v
+        return out
+
+    def remember(self, x, v, out):
+        index = self.index
+        self.keep = np.ones(x.shape, dtype=out.dtype)
+        self.keep[index] = 0
         self.written = None
         if not is_basic_index(index):
             region = out[index].shape
@@ -885,7 +890,6 @@ class SetItem(Op):
             written = owner[index] == ids
             if not written.all():
                 self.written = written
-        return out
 
     def vjp(self, xp, g, x, v, out):
         gv = g[self.index]

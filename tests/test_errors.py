@@ -407,3 +407,11 @@ def test_nn_entry_points_refuse_bad_input_clearly_and_change_nothing(call, error
         call(model)
     for name, array in model.state_dict().items():
         np.testing.assert_array_equal(array, before[name])
+
+
+def test_an_int_beyond_64_bits_is_refused_at_once_instead_of_computed_with_python_ints():
+    """numpy keeps such an int as a Python object and would compute (-4) ** 2**76 digit by digit."""
+    with pytest.raises(TypeError, match=r"pow needs numbers, got an int too large for numpy \(77 bits\) as input 1"):
+        ad.pow(-4, 75_557_863_725_914_323_419_136)
+    with pytest.raises(TypeError, match=r"mul needs numbers, got an int too large for numpy \(71 bits\) as input 1"):
+        ad.Tensor([1, 2]) * 2**70
