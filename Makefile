@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 .PHONY: demo test matrix bench notebooks graphviz clean
 
 demo: $(STAMP) graphviz
-	$(PY) -m nn.demo
+	$(PY) examples/digits.py
 
 test: $(STAMP) graphviz
 	$(PY) -m pytest -q

@@ -24,36 +24,42 @@ FORWARD_ERRORS = (ValueError, IndexError, TypeError, OverflowError, ZeroDivision
 """What numpy raises from a forward: translated by ``forward_error``."""
 
 
-class TooLargeInt:
-    """An int beyond numpy's 64 bits where numpy would keep the int itself in an object array: ops
-    refuse it at once by name (on the int, numpy would compute with Python's unbounded integers)."""
+class Opaque:
+    """A value numpy can keep only as a Python object (None, a string, a ragged list, an int beyond
+    64 bits), wrapped so that ops refuse it at once by name. Bare, numpy would apply Python's own
+    operators to it: an int times a list repeats the list, (-4) ** 2**76 is computed digit by digit."""
 
-    __slots__ = ("bits",)
+    __slots__ = ("value",)
 
     def __init__(self, value):
-        self.bits = value.bit_length()
+        self.value = value
 
 
-def opaque_big_ints(array):
-    """An object array with its Python ints replaced by ``TooLargeInt`` (other arrays as they are)."""
-    if array.dtype != object or not any(isinstance(v, int) and not isinstance(v, bool) for v in array.flat):
-        return array
-    result = np.empty(array.shape, dtype=object)
-    for i, v in np.ndenumerate(array):
-        result[i] = TooLargeInt(v) if isinstance(v, int) and not isinstance(v, bool) else v
+def opaque(value):
+    """``value`` (an object array, or what numpy can't make an array of: a ragged list) as an object
+    array of ``Opaque``: elementwise, or a 0-d one holding the whole value."""
+    if isinstance(value, np.ndarray):
+        result = np.empty(value.shape, dtype=object)
+        for i, v in np.ndenumerate(value):
+            result[i] = v if isinstance(v, Opaque) else Opaque(v)
+        return result
+    result = np.empty((), dtype=object)
+    result[()] = Opaque(value)
     return result
+
+
+def _number(v):
+    return isinstance(v, (bool, float, complex, np.number)) or (isinstance(v, int) and -2**63 <= v < 2**64)
 
 
 def describe(value):
     """What a non-numeric value is, for error messages: its type, or the type inside an object array."""
     if isinstance(value, np.ndarray):
         if value.dtype == object:
-            odd = (v for v in value.flat if not isinstance(v, (bool, float, complex, np.number)))
-            v = next(odd, value.flat[0] if value.size else None)
+            items = [v.value if isinstance(v, Opaque) else v for v in value.flat]
+            v = next((v for v in items if not _number(v)), items[0] if items else None)
             if isinstance(v, int) and not isinstance(v, bool):
                 return f"an int too large for numpy ({v.bit_length()} bits)"
-            if isinstance(v, TooLargeInt):
-                return f"an int too large for numpy ({v.bits} bits)"
             return type(v).__name__
         return {"U": "str", "S": "bytes", "M": "datetime64", "m": "timedelta64"}.get(value.dtype.kind, str(value.dtype))
     return type(value).__name__

@@ -11,7 +11,7 @@ import operator
 import numpy as np
 
 from . import ops
-from .errors import opaque_big_ints as _opaque_big_ints
+from .errors import opaque as _opaque
 from . import engine  # as a module: the engine may still be loading when this module is (import order is free)
 from .tensor import Constant, Tensor, _raw, comparison, normalize_index
 from .versions import version_counter as _version_counter
@@ -29,14 +29,13 @@ def as_tensor(x, like=None):
 
 
 def _array(x):
-    """np.asarray(x); what numpy can't take (ragged lists) becomes a 0-d object array holding it,
-    which the op then refuses by name (see engine.apply)."""
+    """np.asarray(x); what numpy can keep only as Python objects (ragged lists, None, huge ints) becomes an
+    object array of ``errors.Opaque``, which the op then refuses by name (see engine.apply)."""
     try:
-        return _opaque_big_ints(np.asarray(x))
+        array = np.asarray(x)
     except (ValueError, TypeError, OverflowError):
-        holder = np.empty((), dtype=object)
-        holder[()] = x
-        return holder
+        return _opaque(x)
+    return _opaque(array) if array.dtype == object else array
 
 
 _CONSTANTS = {}  # (value, type, dtype char of the tensor next to it) -> Constant
@@ -119,107 +118,12 @@ def _reduction_axis(x, axis, name):
 # --------------------------------------------------------------------------- arithmetic
 
 
-def add(x, y):
-    """x + y, broadcasting."""
-    return engine.apply2(ops.Add, *_operands(x, y))
-
-
-def sub(x, y):
-    """x − y, broadcasting."""
-    return engine.apply2(ops.Sub, *_operands(x, y))
-
-
-def mul(x, y):
-    """x ⊙ y (elementwise), broadcasting."""
-    return engine.apply2(ops.Mul, *_operands(x, y))
-
-
-def div(x, y):
-    """x / y (true division), broadcasting."""
-    return engine.apply2(ops.Div, *_operands(x, y))
-
-
-def neg(x):
-    """−x."""
-    return engine.apply1(ops.Neg, as_tensor(x))
-
-
-def pow(x, y):
-    """xʸ with a tensor or number on either side."""
-    return engine.apply2(ops.Pow, *_operands(x, y))
-
-
-def matmul(x, y):
-    """Matrix product with numpy's rules: 1-d operands are vectors, leading axes are batch axes."""
-    return engine.apply2(ops.Matmul, *_operands(x, y))
-
-
 # --------------------------------------------------------------------------- elementwise
-
-
-def exp(x):
-    """eˣ."""
-    return engine.apply1(ops.Exp, as_tensor(x))
-
-
-def log(x):
-    """Natural logarithm."""
-    return engine.apply1(ops.Log, as_tensor(x))
-
-
-def sqrt(x):
-    """√x."""
-    return engine.apply1(ops.Sqrt, as_tensor(x))
-
-
-def sin(x):
-    """sin x."""
-    return engine.apply1(ops.Sin, as_tensor(x))
-
-
-def cos(x):
-    """cos x."""
-    return engine.apply1(ops.Cos, as_tensor(x))
-
-
-def tanh(x):
-    """tanh x."""
-    return engine.apply1(ops.Tanh, as_tensor(x))
-
-
-def sigmoid(x):
-    """σ(x) = 1 / (1 + e⁻ˣ), computed without overflow."""
-    return engine.apply1(ops.Sigmoid, as_tensor(x))
-
-
-def softplus(x):
-    """ln(1 + eˣ), a smooth relu; stable for large |x|. Its derivative is σ(x)."""
-    return engine.apply1(ops.Softplus, as_tensor(x))
-
-
-def relu(x):
-    """max(x, 0); its derivative at 0 is taken as 0."""
-    return engine.apply1(ops.Relu, as_tensor(x))
-
-
-def abs(x):
-    """|x|; its derivative at 0 is taken as 0."""
-    return engine.apply1(ops.Abs, as_tensor(x))
 
 
 def sign(x):
     """−1, 0 or +1 elementwise. Piecewise constant, so outside the graph (its gradient is 0)."""
     return Tensor._wrap(np.sign(_raw(x)))
-
-
-def maximum(x, y):
-    """Elementwise larger of x and y; at ties each gets half the gradient."""
-    return engine.apply2(ops.Maximum, *_operands(x, y))
-
-
-def minimum(x, y):
-    """Elementwise smaller of x and y; at ties each gets half the gradient."""
-    return engine.apply2(ops.Minimum, *_operands(x, y))
 
 
 def clip(x, min=None, max=None):
@@ -340,7 +244,6 @@ def log_softmax(x, axis=-1):
 
 
 # --------------------------------------------------------------------------- shape
-
 
 
 def reshape(x, shape):
@@ -516,14 +419,39 @@ def eye(n, m=None, dtype=np.float64, requires_grad=False):
     return Tensor(np.eye(n, m, dtype=dtype), requires_grad=requires_grad)
 
 
-__all__ = [name for name in dir() if not name.startswith("_") and name not in (
-    "builtins", "math", "operator", "np", "ops", "engine", "Tensor", "Constant",
-    "normalize_index", "constant", "operand", "comparison", "UFUNCS")]
+# --------------------------------------------------------------------------- made from the catalogue
 
-UFUNCS = {
-    np.add: add, np.subtract: sub, np.multiply: mul, np.true_divide: div, np.power: pow, np.negative: neg,
-    np.matmul: matmul, np.exp: exp, np.log: log, np.sqrt: sqrt, np.tanh: tanh, np.sin: sin, np.cos: cos,
-    np.absolute: abs, np.maximum: maximum, np.minimum: minimum, np.sign: sign,
-}
+
+def _made_from(op):
+    """autodiff's function for a catalogue entry whose forward takes only arrays: f(x) or f(x, y)."""
+    code = op.forward.__code__
+    if op.forward.__defaults__ or code.co_flags & 0x0C or code.co_argcount not in (2, 3):
+        raise TypeError(f"ops.{op.__name__} takes parameters: write autodiff.functions.{op.function} by hand")
+    if code.co_argcount == 2:
+        def function(x):
+            return engine.apply1(op, as_tensor(x))
+    else:
+        def function(x, y):
+            return engine.apply2(op, *_operands(x, y))
+    function.__name__ = function.__qualname__ = op.function
+    function.__doc__, function.__module__ = op.__doc__, __name__
+    return function
+
+
+for _op in ops.CATALOGUE:  # entries with a function not written above
+    if _op.function is not None and _op.function not in globals():
+        globals()[_op.function] = _made_from(_op)
+del _op
+
+COMPOSED_METHODS = ("mean", "var", "argmax", "argmin", "swapaxes", "expand_dims", "squeeze", "flatten")
+METHODS = tuple(op.function for op in ops.CATALOGUE if op.method) + COMPOSED_METHODS
+"""The functions that are Tensor methods too: ``x.exp()`` is ``autodiff.exp(x)`` (attached by autodiff.methods)."""
+
+UFUNCS = {op.ufunc: globals()[op.function] for op in ops.CATALOGUE if op.ufunc is not None}
 """numpy's ufuncs that ``np.exp(t)``, ``array * t``... dispatch to (``Tensor.__array_ufunc__``)."""
+UFUNCS[np.sign] = sign
 UFUNCS.update({u: comparison(u) for u in (np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_equal)})
+
+__all__ = [name for name in dir() if not name.startswith("_") and name not in (
+    "builtins", "math", "operator", "np", "ops", "engine", "Tensor", "Constant", "normalize_index", "constant",
+    "operand", "comparison", "UFUNCS", "METHODS", "COMPOSED_METHODS")]

@@ -192,21 +192,14 @@ def clone(self):
 
 T = property(functions.transpose, doc="The tensor with its axes reversed (differentiable).")
 
-FUNCTION_METHODS = (
-    "exp log sqrt sin cos tanh sigmoid softplus relu abs maximum minimum clip astype sum mean var max "
-    "min argmax argmin logsumexp softmax log_softmax swapaxes expand_dims squeeze flatten "
-    "broadcast_to sum_to matmul pow"
-).split()
-"""Functions of autodiff that are also Tensor methods: ``x.exp()`` is ``autodiff.exp(x)``."""
-
 OPERATORS = (
     "__add__ __radd__ __sub__ __rsub__ __mul__ __rmul__ __truediv__ __rtruediv__ __pow__ __rpow__ __matmul__ "
     "__rmatmul__ __neg__ __pos__ __abs__ __getitem__ __iadd__ __isub__ __imul__ __itruediv__ __ipow__ "
     "__setitem__ __array_ufunc__ zero_ reshape transpose clone T"
 ).split()
 
-for _name in OPERATORS:
-    setattr(Tensor, _name, globals()[_name])
-for _name in FUNCTION_METHODS:
+for _name in functions.METHODS:
     setattr(Tensor, _name, getattr(functions, _name))
+for _name in OPERATORS:  # after: reshape and transpose take varargs as methods
+    setattr(Tensor, _name, globals()[_name])
 del _name

@@ -41,6 +41,11 @@ class Op:
     The engine fills in, when the application is recorded: ``inputs``,
     ``versions`` (the inputs' version counters at that moment),
     ``needs_input_grad``, ``seq`` (creation order) and ``scope``.
+
+    An entry's public surface is declared with it, and the rest of the library is made from it:
+    ``function`` names autodiff's function for the op (made by :mod:`autodiff.functions` when
+    ``forward`` takes only arrays, otherwise written there by hand to check its arguments),
+    ``method`` makes it a Tensor method too, ``ufunc`` is the numpy ufunc that dispatches to it.
     """
 
     __slots__ = ("inputs", "versions", "needs_input_grad", "seq", "scope", "saved", "saved_output",
@@ -52,6 +57,9 @@ class Op:
     frees = ()            # further attributes (arrays) forward kept for vjp, freed after backward
     twice_differentiable = True  # False for a rule written with raw numpy: create_graph then refuses it
     remembers = False     # True when ``remember`` keeps more for vjp than the inputs and the output
+    function = None       # autodiff.<function>
+    method = False        # Tensor.<function> too
+    ufunc = None          # np.<ufunc>(tensor) dispatches to it
 
     def forward(self, *xs, **params):
         raise NotImplementedError
@@ -233,6 +241,8 @@ class Add(Op):
     __slots__ = ()
 
     name, saves_inputs = "add", False
+    function, method = "add", False
+    ufunc = np.add
 
     def forward(self, x, y):
         return x + y
@@ -247,6 +257,8 @@ class Sub(Op):
     __slots__ = ()
 
     name, saves_inputs = "sub", False
+    function, method = "sub", False
+    ufunc = np.subtract
 
     def forward(self, x, y):
         return x - y
@@ -261,6 +273,8 @@ class Neg(Op):
     __slots__ = ()
 
     name, saves_inputs = "neg", False
+    function, method = "neg", False
+    ufunc = np.negative
 
     def forward(self, x):
         return -x
@@ -275,6 +289,8 @@ class Mul(Op):
     __slots__ = ()
 
     name = "mul"
+    function, method = "mul", False
+    ufunc = np.multiply
 
     def forward(self, x, y):
         return x * y
@@ -290,6 +306,8 @@ class Div(Op):
     __slots__ = ()
 
     name = "div"
+    function, method = "div", False
+    ufunc = np.true_divide
 
     def forward(self, x, y):
         return x / y
@@ -305,6 +323,8 @@ class Pow(Op):
     __slots__ = ()
 
     name, saves_output = "pow", True
+    function, method = "pow", True
+    ufunc = np.power
 
     def forward(self, x, y):
         return x**y
@@ -329,6 +349,8 @@ class Matmul(Op):
     __slots__ = ()
 
     name = "matmul"
+    function, method = "matmul", True
+    ufunc = np.matmul
 
     def forward(self, x, y):
         return np.matmul(x, y)
@@ -397,6 +419,9 @@ class Exp(Op):
     __slots__ = ()
 
     name, saves_inputs, saves_output = "exp", False, True
+    function, method = "linear", False
+    function, method = "exp", True
+    ufunc = np.exp
 
     def forward(self, x):
         return np.exp(x)
@@ -411,6 +436,8 @@ class Log(Op):
     __slots__ = ()
 
     name = "log"
+    function, method = "log", True
+    ufunc = np.log
 
     def forward(self, x):
         return np.log(x)
@@ -419,12 +446,30 @@ class Log(Op):
         return g / x
 
 
+class Log1p(Op):
+    """z = ln(1 + x), accurate for tiny x.   ∂L/∂x = g / (1 + x)"""
+
+    __slots__ = ()
+
+    name = "log1p"
+    function, method = "log1p", True
+    ufunc = np.log1p
+
+    def forward(self, x):
+        return np.log1p(x)
+
+    def vjp(self, xp, g, x, out):
+        return g / (1 + x)
+
+
 class Sqrt(Op):
     """z = √x.   ∂L/∂x = g / (2z)"""
 
     __slots__ = ()
 
     name, saves_inputs, saves_output = "sqrt", False, True
+    function, method = "sqrt", True
+    ufunc = np.sqrt
 
     def forward(self, x):
         return np.sqrt(x)
@@ -439,6 +484,8 @@ class Sin(Op):
     __slots__ = ()
 
     name = "sin"
+    function, method = "sin", True
+    ufunc = np.sin
 
     def forward(self, x):
         return np.sin(x)
@@ -453,6 +500,8 @@ class Cos(Op):
     __slots__ = ()
 
     name = "cos"
+    function, method = "cos", True
+    ufunc = np.cos
 
     def forward(self, x):
         return np.cos(x)
@@ -467,6 +516,8 @@ class Tanh(Op):
     __slots__ = ()
 
     name, saves_inputs, saves_output = "tanh", False, True
+    function, method = "tanh", True
+    ufunc = np.tanh
 
     def forward(self, x):
         return np.tanh(x)
@@ -481,6 +532,7 @@ class Sigmoid(Op):
     __slots__ = ()
 
     name, saves_inputs, saves_output = "sigmoid", False, True
+    function, method = "sigmoid", True
 
     def forward(self, x):
         return sigmoid(x)
@@ -495,6 +547,7 @@ class Softplus(Op):
     __slots__ = ()
 
     name = "softplus"
+    function, method = "softplus", True
 
     def forward(self, x):
         return np.logaddexp(x.dtype.type(0), x)
@@ -509,6 +562,7 @@ class Relu(Op):
     __slots__ = ()
 
     name = "relu"
+    function, method = "relu", True
 
     def forward(self, x):
         return np.maximum(x, x.dtype.type(0))
@@ -523,6 +577,8 @@ class Abs(Op):
     __slots__ = ()
 
     name = "abs"
+    function, method = "abs", True
+    ufunc = np.absolute
 
     def forward(self, x):
         return np.abs(x)
@@ -538,6 +594,8 @@ class Maximum(Op):
 
     name, saves_inputs, frees, remembers = "maximum", False, ("share",), True
     pick, choose = staticmethod(np.greater), staticmethod(np.maximum)
+    function, method = "maximum", True
+    ufunc = np.maximum
 
     def forward(self, x, y):
         return self.choose(x, y)
@@ -556,6 +614,8 @@ class Minimum(Maximum):
 
     name = "minimum"
     pick, choose = staticmethod(np.less), staticmethod(np.minimum)
+    function, method = "minimum", True
+    ufunc = np.minimum
 
 
 class Clip(Op):
@@ -564,6 +624,7 @@ class Clip(Op):
     __slots__ = ('lo', 'hi', 'inside')
 
     name, saves_inputs, frees, remembers = "clip", False, ("inside",), True
+    function, method = "clip", True
 
     def forward(self, x, lo=None, hi=None):
         lo, hi = (b if b is None else np.asarray(b, dtype=weak_result_type(x.dtype, b)) for b in (lo, hi))
@@ -589,6 +650,7 @@ class Where(Op):
     __slots__ = ('cond',)
 
     name, saves_inputs, frees = "where", False, ("cond",)
+    function, method = "where", False
 
     def forward(self, x, y, cond=None):
         self.cond = cond
@@ -604,6 +666,7 @@ class Cast(Op):
     __slots__ = ('dtype',)
 
     name, saves_inputs = "astype", False
+    function, method = "astype", True
 
     def forward(self, x, dtype=None):
         self.dtype = np.dtype(dtype)
@@ -622,6 +685,7 @@ class Sum(Op):
     __slots__ = ('axis', 'keepdims', 'input_shape')
 
     name, saves_inputs = "sum", False
+    function, method = "sum", True
 
     def forward(self, x, axis=None, keepdims=False):
         self.axis, self.keepdims, self.input_shape = axis, keepdims, x.shape
@@ -638,6 +702,7 @@ class Max(Op):
 
     name, saves_inputs, frees, remembers = "max", False, ("share",), True
     reduce = staticmethod(np.max)
+    function, method = "max", True
 
     def forward(self, x, axis=None, keepdims=False):
         self.axis, self.keepdims, self.input_shape = axis, keepdims, x.shape
@@ -658,6 +723,8 @@ class Min(Max):
 
     name = "min"
     reduce = staticmethod(np.min)
+    function, method = "min", True
+    ufunc = None
 
 
 class LogSumExp(Op):
@@ -666,6 +733,7 @@ class LogSumExp(Op):
     __slots__ = ('axis', 'keepdims', 'input_shape')
 
     name, saves_output = "logsumexp", True
+    function, method = "logsumexp", True
 
     def forward(self, x, axis=None, keepdims=False):
         self.axis, self.keepdims, self.input_shape = axis, keepdims, x.shape
@@ -685,6 +753,7 @@ class Softmax(Op):
     __slots__ = ('axis',)
 
     name, saves_inputs, saves_output = "softmax", False, True
+    function, method = "softmax", True
 
     def forward(self, x, axis=-1):
         self.axis = axis
@@ -701,6 +770,7 @@ class LogSoftmax(Op):
     __slots__ = ('axis',)
 
     name, saves_inputs, saves_output = "log_softmax", False, True
+    function, method = "log_softmax", True
 
     def forward(self, x, axis=-1):
         self.axis = axis
@@ -766,6 +836,8 @@ class Reshape(Op):
     __slots__ = ('input_shape', 'shape')
 
     name, saves_inputs = "reshape", False
+    function, method = "cross_entropy", False
+    function, method = "reshape", True
 
     def forward(self, x, shape=None):
         self.input_shape, self.shape = x.shape, shape
@@ -781,6 +853,7 @@ class Transpose(Op):
     __slots__ = ('axes',)
 
     name, saves_inputs = "transpose", False
+    function, method = "transpose", True
 
     def forward(self, x, axes=None):
         if axes is not None and not all(isinstance(a, (int, np.integer)) for a in axes):
@@ -800,6 +873,7 @@ class BroadcastTo(Op):
     __slots__ = ('input_shape', 'shape')
 
     name, saves_inputs = "broadcast_to", False
+    function, method = "broadcast_to", True
 
     def forward(self, x, shape=None):
         self.input_shape, self.shape = x.shape, shape
@@ -818,6 +892,7 @@ class SumTo(Op):
     __slots__ = ('input_shape', 'shape')
 
     name, saves_inputs = "sum_to", False
+    function, method = "sum_to", True
 
     def forward(self, x, shape=None):
         self.input_shape, self.shape = x.shape, shape
@@ -836,6 +911,7 @@ class GetItem(Op):
     __slots__ = ('index', 'input_shape')
 
     name, saves_inputs, frees = "getitem", False, ("index",)
+    function, method = "getitem", False
 
     def forward(self, x, index=None):
         self.index, self.input_shape = index, x.shape
@@ -851,6 +927,7 @@ class ScatterAdd(Op):
     __slots__ = ('index',)
 
     name, saves_inputs, frees = "scatter_add", False, ("index",)
+    function, method = "scatter_add", False
 
     def forward(self, x, index=None, shape=None):
         self.index = index
@@ -870,6 +947,7 @@ class SetItem(Op):
     __slots__ = ('index', 'keep', 'written')
 
     name, saves_inputs, frees, remembers = "setitem", False, ("index", "keep", "written"), True
+    function, method = "setitem", False
 
     def forward(self, x, v, index=None):
         self.index = index
@@ -902,6 +980,7 @@ class Concatenate(Op):
     __slots__ = ('axis', 'bounds')
 
     name, saves_inputs = "concatenate", False
+    function, method = "concatenate", False
 
     def forward(self, *xs, axis=0):
         if xs[0].ndim == 0:
@@ -913,3 +992,8 @@ class Concatenate(Op):
     def vjp(self, xp, g, *xs, out):
         lead = (slice(None),) * self.axis
         return tuple(g[lead + (slice(a, b),)] for a, b in zip(self.bounds[:-1], self.bounds[1:]))
+
+
+CATALOGUE = tuple(entry for entry in list(globals().values())
+                  if isinstance(entry, type) and issubclass(entry, Op) and entry is not Op)
+"""Every op, in the order of this file: what autodiff.functions, autodiff.methods and the docs are made from."""

@@ -139,7 +139,8 @@ def machine():
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "threads": threads(),
         "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        "malloc": "glibc thresholds tuned in every benchmark process (AUTODIFF_TUNE_MALLOC=1, autodiff.tune_allocator)",
+        "malloc": ", ".join(f"{k}={os.environ[k]}" for k in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
+                            if k in os.environ) or "glibc's defaults",
     }
     for dist in ("torch", "autograd", "mygrad", "micrograd", "scikit-learn"):
         info[dist] = _version(dist)

@@ -139,6 +139,10 @@ def engine_tree():
     return os.environ.get(TREE_VAR) or ROOT
 
 
+MALLOC_SETTINGS = {"MALLOC_MMAP_THRESHOLD_": str(16 << 20), "MALLOC_TRIM_THRESHOLD_": str(32 << 20)}
+"""autodiff.tune_allocator()'s thresholds (autodiff/allocator.py), given to glibc for every benchmark process."""
+
+
 def child_env(tree=None):
     """The environment for a child: this one, with the engine's tree and then this one first on PYTHONPATH."""
     env = dict(os.environ)
@@ -146,9 +150,8 @@ def child_env(tree=None):
     paths = [tree] + ([ROOT] if tree != ROOT else []) + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
     env["PYTHONPATH"] = os.pathsep.join(paths)
     env[TREE_VAR] = tree
-    # autodiff.tune_allocator() in every child, for every peer in it: training loops' glibc settings
-    # (an older tree of autodiff tuned on import; glibc's own MALLOC_*_THRESHOLD_ variables still win).
-    env.setdefault("AUTODIFF_TUNE_MALLOC", "1")
+    for key, value in MALLOC_SETTINGS.items():  # see benchmarks/__main__.py
+        env.setdefault(key, value)
     return env
 
 

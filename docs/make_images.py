@@ -18,7 +18,7 @@ def named(tensor, name):
 
 
 def f_x1_x2():
-    """The seeds' example f(x1, x2) = x1·x2 + sin(x2) at (2, 3), after backward."""
+    """The f(x1, x2) = x1·x2 + sin(x2) example at (2, 3), after backward."""
     x1 = ad.Tensor(2.0, requires_grad=True, name="x1")
     x2 = ad.Tensor(3.0, requires_grad=True, name="x2")
     f = named(x1 * x2 + ad.sin(x2), "f")
@@ -27,7 +27,7 @@ def f_x1_x2():
 
 
 def one_hidden_layer():
-    """The seeds' network without biases: z = W1 x, h = relu(z), o = W2 h, L = ½‖o − y‖²,
+    """d2l's one-hidden-layer network with weight decay, without biases: z = W1 x, h = relu(z), o = W2 h, L = ½‖o − y‖²,
     s = λ/2 (‖W1‖²_F + ‖W2‖²_F), J = L + s."""
     rng = np.random.default_rng(0)
     lam = 0.01

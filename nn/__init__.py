@@ -1,14 +1,16 @@
 """nn: modules, layers, losses, optimizers and training loops on top of autodiff, shaped like ``torch.nn``.
 
 Where things live: ``module`` (Module, Parameter, ModuleList, Sequential),
-``layers`` (Linear, activations, MLP), ``init`` (initialisation), ``functional``
-(losses, penalties, activations), ``losses`` (loss modules), ``optim``
-(SGD, Adam, AdamW), ``data`` (minibatches), ``train`` (fit, evaluate),
-``serialization`` (save, load), ``rng`` (the global generator), ``demo``
-(``python -m nn.demo``).
+``layers`` (Linear, activations, Flatten, MLP), ``init`` (initialisation),
+``functional`` (losses, penalties, activations), ``losses`` (loss modules),
+``optim`` (SGD, Adam, AdamW), ``data`` (minibatches), ``train`` (fit, evaluate),
+``serialization`` (save, load: .npz or .safetensors), ``interop`` (to_torch,
+from_torch, export_onnx), ``rng`` (the global generator). The digits example is
+``examples/digits.py``.
 """
 from . import data, functional, init, optim
-from .layers import MLP, Identity, Linear, ReLU, Sigmoid, Tanh
+from .interop import export_onnx, from_torch, to_torch
+from .layers import MLP, Flatten, Identity, Linear, ReLU, Sigmoid, Tanh
 from .losses import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from .module import Module, ModuleList, Parameter, Sequential, biases, weights
 from .rng import manual_seed
@@ -18,8 +20,8 @@ from .train import History, TrainingDiverged, accuracy, evaluate, fit, predict
 __all__ = [
     "data", "functional", "init", "optim",
     "Module", "Parameter", "ModuleList", "Sequential", "weights", "biases",
-    "Linear", "ReLU", "Tanh", "Sigmoid", "Identity", "MLP",
+    "Linear", "ReLU", "Tanh", "Sigmoid", "Identity", "Flatten", "MLP",
     "MSELoss", "CrossEntropyLoss", "BCEWithLogitsLoss",
-    "manual_seed", "save", "load", "CheckpointError",
+    "manual_seed", "save", "load", "CheckpointError", "to_torch", "from_torch", "export_onnx",
     "fit", "evaluate", "predict", "accuracy", "History", "TrainingDiverged",
 ]

@@ -1,4 +1,4 @@
-"""Layers: ``Linear``, the activations as modules, and ``MLP``."""
+"""Layers: ``Linear``, the activations as modules, ``Flatten`` and ``MLP``."""
 import math
 
 import numpy as np
@@ -78,6 +78,46 @@ class Identity(Module):
 
     def forward(self, x):
         return x
+
+
+class Flatten(Module):
+    """Axes ``start_dim`` to ``end_dim`` (inclusive) merged into one: (N, C, H, W) → (N, C·H·W) by default.
+
+    PyTorch's ``nn.Flatten``: the batch axis 0 is kept unless ``start_dim=0``;
+    negative dims count from the end. A reshape, so the gradient is the
+    incoming one reshaped back.
+    """
+
+    def __init__(self, start_dim=1, end_dim=-1):
+        super().__init__()
+        for what, dim in (("start_dim", start_dim), ("end_dim", end_dim)):
+            if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
+                raise TypeError(f"Flatten: {what} must be an int, got {dim!r}")
+        self.start_dim, self.end_dim = int(start_dim), int(end_dim)
+
+    def dims(self, ndim):
+        """(start, end) as axes of an ``ndim``-d input, each in [0, ndim) (a 0-d input counts as 1-d)."""
+        n = max(ndim, 1)
+        start, end = self.start_dim, self.end_dim
+        if not (-n <= start < n and -n <= end < n):
+            raise IndexError(
+                f"Flatten(start_dim={start}, end_dim={end}): dimension out of range for a {ndim}-d input "
+                f"(expected to be in range of [{-n}, {n - 1}])")
+        start, end = start % n, end % n
+        if start > end:
+            raise ValueError(
+                f"Flatten(start_dim={self.start_dim}, end_dim={self.end_dim}): start_dim comes after "
+                f"end_dim for a {ndim}-d input")
+        return start, end
+
+    def forward(self, x):
+        x = ad.as_tensor(x)
+        start, end = self.dims(x.ndim)
+        shape = x.shape or (1,)
+        return ad.reshape(x, shape[:start] + (math.prod(shape[start:end + 1]),) + shape[end + 1:])
+
+    def extra_repr(self):
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
 ACTIVATIONS = {"relu": ReLU, "tanh": Tanh, "sigmoid": Sigmoid, "identity": Identity}

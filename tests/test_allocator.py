@@ -75,3 +75,15 @@ if __name__ == "__main__":  # python tests/test_allocator.py: both settings side
     for label, extra in (("glibc's defaults", {}), ("autodiff.tune_allocator()", {"TUNE": "call"})):
         result = _run(extra)
         print(f"{label}: {result['faults_per_step']:.0f} page faults, {result['ms_per_step']:.2f} ms per step")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt: Linux only")
+def test_glibcs_own_variables_give_the_same_settings_to_any_process():
+    """How the benchmarks give every peer the same allocator, whether or not it imports autodiff."""
+    from benchmarks.timing import MALLOC_SETTINGS
+
+    assert MALLOC_SETTINGS == {"MALLOC_MMAP_THRESHOLD_": str(allocator.MMAP_THRESHOLD),
+                               "MALLOC_TRIM_THRESHOLD_": str(allocator.TRIM_THRESHOLD)}
+    result = _run(MALLOC_SETTINGS)
+    if _run({"TUNE": "call"})["tuned"]:
+        assert result["faults_per_step"] < 20 and result["tuned"] is False, result

@@ -117,7 +117,7 @@ def chain(n_pairs):
     return t, y
 
 
-# --------------------------------------------------------------------------- the seeds' examples
+# --------------------------------------------------------------------------- the f(x1, x2) example and d2l's network
 
 
 def test_f_x1_x2_source_has_every_node_edge_and_micrograd_label():
@@ -183,7 +183,7 @@ def test_one_hidden_layer_names_values_and_summaries():
     assert nodes[node_named(nodes, "y (2,)")][0] == "tensor input"
 
 
-def test_committed_pictures_show_the_seeds_examples():
+def test_committed_pictures_show_the_f_x1_x2_example_and_d2ls_network():
     f = ET.parse(IMG / "f_x1_x2.svg").getroot()
     text = " ".join(f.itertext())
     assert len(svg_nodes(f)) == 8 and len(svg_edges(f)) == 8

@@ -415,3 +415,11 @@ def test_an_int_beyond_64_bits_is_refused_at_once_instead_of_computed_with_pytho
         ad.pow(-4, 75_557_863_725_914_323_419_136)
     with pytest.raises(TypeError, match=r"mul needs numbers, got an int too large for numpy \(71 bits\) as input 1"):
         ad.Tensor([1, 2]) * 2**70
+
+
+def test_python_objects_are_refused_before_python_operates_on_them():
+    """numpy keeps a ragged list as an object, and int * list would repeat it 515 million times."""
+    with pytest.raises(TypeError, match=r"mul needs numbers, got list as input 1"):
+        ad.mul(515_072_953, [0.0, []])
+    with pytest.raises(TypeError, match=r"add needs numbers, got NoneType as input 1"):
+        ad.Tensor([1.0]) + np.array([1, None], dtype=object)

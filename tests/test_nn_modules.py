@@ -1,5 +1,6 @@
 """nn modules: registration and naming, call scopes, layers and init, state dicts and checkpoints."""
 import copy
+import math
 import os
 import pickle
 
@@ -237,6 +238,42 @@ def test_mlp_dtype_and_width_one_anywhere(dtype):
     assert model(np.ones(3, dtype=dtype)).shape == (2,)  # one sample, micrograd style
     assert [type(m).__name__ for m in model.layers] == ["Linear", "Tanh"] * 3 + ["Linear"]
     assert isinstance(nn.MLP(2, [2, 1], activation=nn.Sigmoid).layers[1], nn.Sigmoid)
+
+
+@pytest.mark.parametrize("start, end, shape, expected", [
+    (1, -1, (2, 3, 4, 5), (2, 60)),       # PyTorch's default: everything but the batch axis
+    (0, -1, (2, 3, 4), (24,)),
+    (1, 2, (2, 3, 4, 5), (2, 12, 5)),
+    (-2, -1, (2, 3, 4), (2, 12)),
+    (2, 2, (2, 3, 4), (2, 3, 4)),         # one axis: unchanged
+    (1, -1, (2, 0, 3), (2, 0)),
+    (0, -1, (), (1,)),                    # a 0-d input counts as 1-d, as in PyTorch
+])
+def test_flatten_merges_axes_start_dim_to_end_dim(start, end, shape, expected):
+    x = ad.Tensor(np.arange(math.prod(shape), dtype=np.float64).reshape(shape), requires_grad=True)
+    layer = nn.Flatten(start, end)
+    y = layer(x)
+    assert y.shape == expected and y.dtype == x.dtype
+    np.testing.assert_array_equal(y.data.ravel(), x.data.ravel())  # row-major order kept
+    (y * ad.Tensor(np.arange(y.size, dtype=np.float64).reshape(expected))).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, np.arange(x.size, dtype=np.float64).reshape(shape))
+    assert ad.gradcheck(lambda t: nn.Flatten(start, end)(t) ** 2, [ad.Tensor(np.random.rand(*shape), requires_grad=True)])
+
+
+def test_flatten_defaults_repr_and_errors():
+    layer = nn.Flatten()
+    assert (layer.start_dim, layer.end_dim) == (1, -1) and repr(layer) == "Flatten(start_dim=1, end_dim=-1)"
+    assert layer(np.ones((4, 2, 2))).shape == (4, 4)  # arrays work as for any layer
+    assert list(layer.parameters()) == []
+    assert nn.Sequential(nn.Flatten(), nn.Linear(6, 2))(np.ones((5, 2, 3))).shape == (5, 2)
+    with pytest.raises(IndexError, match=r"Flatten\(start_dim=1, end_dim=-1\): dimension out of range for "
+                                         r"a 1-d input \(expected to be in range of \[-1, 0\]\)"):
+        layer(np.ones(3))
+    with pytest.raises(ValueError, match=r"Flatten\(start_dim=2, end_dim=1\): start_dim comes after end_dim "
+                                         r"for a 3-d input"):
+        nn.Flatten(2, 1)(np.ones((2, 3, 4)))
+    with pytest.raises(TypeError, match="Flatten: start_dim must be an int, got 1.0"):
+        nn.Flatten(1.0)
 
 
 def test_manual_seed_and_rng_make_initialisation_reproducible():

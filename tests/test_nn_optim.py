@@ -93,8 +93,8 @@ def test_optimizers_match_pytorch_over_several_steps():
 # -- weight decay = explicit L2 penalty --------------------------------------------------------------
 
 
-def test_seeds_network_gradients_with_l2_penalty_by_hand():
-    """z = W1 x, h = tanh z, o = W2 h, J = ½‖o − y‖² + λ/2 (‖W1‖² + ‖W2‖²)."""
+def test_d2l_network_gradients_with_l2_penalty_by_hand():
+    """d2l's one-hidden-layer network: z = W1 x, h = tanh z, o = W2 h, J = ½‖o − y‖² + λ/2 (‖W1‖² + ‖W2‖²)."""
     rng = np.random.default_rng(1)
     d, hidden, k, lam = 4, 5, 3, 0.3
     x, y = rng.standard_normal(d), rng.standard_normal(k)

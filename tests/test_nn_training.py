@@ -1,6 +1,12 @@
-"""nn.data, nn.fit / evaluate / accuracy, micrograd's moons demo and the digits demo."""
+"""nn.data, nn.fit / evaluate / accuracy, micrograd's moons demo and the digits example (examples/digits.py)."""
+import importlib.util
 import math
+import os
+import platform
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,6 +14,16 @@ import pytest
 import autodiff as ad
 import nn
 from nn import functional as F
+
+DIGITS_EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "digits.py"
+
+
+def digits_example():
+    """examples/digits.py as a module (examples/ is a folder of scripts, not a package); its main() is not run."""
+    spec = importlib.util.spec_from_file_location("digits_example", DIGITS_EXAMPLE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _blobs(n=60, seed=0):
@@ -184,7 +200,7 @@ def test_fit_checks_lengths():
                optimizer=nn.optim.SGD(model.parameters(), lr=0.1), progress=False)
 
 
-# -- micrograd's moons demo and the digits demo ------------------------------------------------------------
+# -- micrograd's moons demo and the digits example ---------------------------------------------------------
 
 
 def test_micrograd_moons_demo_reaches_full_training_accuracy():
@@ -216,21 +232,24 @@ def test_micrograd_moons_demo_reaches_full_training_accuracy():
 
 def test_digits_quick_run():
     pytest.importorskip("sklearn")
-    from nn.demo import train_digits
-
-    model, history, test_accuracy = train_digits(epochs=8, progress=False)
+    model, history, test_accuracy = digits_example().train_digits(epochs=8, progress=False)
     assert test_accuracy >= 0.95
     assert len(history.val_acc) == 8 and history.val_acc[-1] == test_accuracy
 
 
-def test_demo_writes_weights_and_curves(tmp_path, capsys):
+def test_the_digits_example_tunes_malloc_and_writes_weights_and_curves(tmp_path):
+    """``make demo``'s command, run as a script in its own process (it changes glibc's malloc settings there)."""
     pytest.importorskip("sklearn")
     pytest.importorskip("matplotlib")
-    from nn import demo
-
-    demo.main(["--epochs", "2", "--out", str(tmp_path)])
-    out = capsys.readouterr().out
-    assert "f(x1, x2) = x1·x2 + sin(x2)" in out and "test accuracy:" in out
-    model = nn.MLP(64, demo.HIDDEN + [10], dtype=np.float32)
+    env = {k: v for k, v in os.environ.items() if k not in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")}
+    out = subprocess.run([sys.executable, str(DIGITS_EXAMPLE), "--epochs", "2", "--out", str(tmp_path)],
+                         capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode == 0, out.stderr
+    first = out.stdout.splitlines()[0]
+    assert first.startswith("autodiff.tune_allocator(): ")
+    glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+    assert ("thresholds are fixed" in first) == glibc, first
+    assert "f(x1, x2) = x1·x2 + sin(x2)" in out.stdout and "test accuracy:" in out.stdout
+    model = nn.MLP(64, digits_example().HIDDEN + [10], dtype=np.float32)
     model.load_state_dict(nn.load(tmp_path / "digits_mlp.npz"))
     assert (tmp_path / "digits_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -373,6 +373,20 @@ OPS = {
     "getitem": _getitem, "setitem": _setitem, "scatter_add": _scatter_add,
     "concatenate": _concatenate, "stack": _stack,
 }
+
+def _from_the_catalogue():
+    """Elementwise functions made from a catalogue entry alone (e.g. log1p): numpy's ufunc is the
+    reference, the values are positive where tests/test_ops.py gives the op the "positive" domain."""
+    from autodiff import ops
+    from test_ops import CASES
+
+    for op in ops.CATALOGUE:
+        if op.ufunc is not None and op.function not in OPS and op.forward.__code__.co_argcount == 2:
+            domain = next(d for name, _, _, d in CASES if name.startswith(op.function + "("))
+            OPS[op.function] = _unary(getattr(ad, op.function), op.ufunc, positive if domain == "positive" else real)
+
+
+_from_the_catalogue()
 NOT_DIFFERENTIABLE = {"argmax", "argmin", "sign"}  # outside the graph by design
 CREATION = {"arange", "as_tensor", "eye", "from_numpy", "full", "linspace", "ones", "ones_like", "tensor",
             "zeros", "zeros_like"}

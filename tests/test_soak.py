@@ -1,9 +1,11 @@
 """Soak and concurrency: a long training loop keeps memory flat; grad modes stay per thread."""
 import gc
+import importlib.util
 import math
 import threading
 import time
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,7 +21,11 @@ GROWTH_LIMIT = 1_000_000  # bytes: traced memory may move by less than this betw
 
 def test_digits_training_soak_keeps_memory_flat_and_the_loss_finite():
     pytest.importorskip("sklearn")
-    from nn.demo import WEIGHT_DECAY, load_digits_split
+    spec = importlib.util.spec_from_file_location(
+        "digits_example", Path(__file__).resolve().parent.parent / "examples" / "digits.py")
+    digits = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(digits)  # the digits example's data and weight decay; its main() is not run
+    WEIGHT_DECAY, load_digits_split = digits.WEIGHT_DECAY, digits.load_digits_split
 
     X_train, _, y_train, _ = load_digits_split()
     X_train = X_train.astype(np.float32)

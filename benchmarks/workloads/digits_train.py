@@ -1,9 +1,10 @@
 """digits-train: the ``make demo`` training against scikit-learn's MLPClassifier and PyTorch.
 
-The engine side is ``nn.demo.train_digits(progress=False)`` itself: scikit-learn's
+The engine side is the digits example's ``train_digits(progress=False)`` itself
+(``examples/digits.py``, loaded from this tree's examples/ with --against too): scikit-learn's
 8×8 digits split 75/25 (stratified, random_state=0), pixels / 16, MLP 64-128-10
 with ReLU in float32, Adam lr 3e-3, weight decay 1e-4 on the weights (not the
-biases), batch 32, 30 epochs, with the demo's per-epoch validation pass. The peers
+biases), batch 32, 30 epochs, with the example's per-epoch validation pass. The peers
 do the same training; each run is timed whole, from loading the data to the test
 accuracy, and the engines take turns (round-robin) after one untimed warm-up run.
 
@@ -12,49 +13,62 @@ median over the rounds, the accuracy the mean over the seeds. One seed's accurac
 test image or two (0.2-0.4 points of 450 images) with the seed, for every engine, so a
 single seed cannot rank them.
 """
+import importlib.util
 import itertools
+import os
 import statistics
+import sys
 import time
 import warnings
 
 import numpy as np
 
 from ..environment import torch_threads
-from ..timing import round_robin, row
+from ..timing import ROOT, round_robin, row
 
 NAME = "digits-train"
-DESCRIPTION = "nn.demo's digits training (MLP 64-128-10, Adam 3e-3, wd 1e-4 on weights, batch 32, 30 epochs)"
+DESCRIPTION = "the digits example's training (MLP 64-128-10, Adam 3e-3, wd 1e-4 on weights, batch 32, 30 epochs)"
 EPOCHS, SMOKE_EPOCHS = 30, 1
 BATCH, LR = 32, 3e-3
 REPEATS = 5  # rounds, one seed each: 0, 1, ...
+DIGITS_EXAMPLE = os.path.join(ROOT, "examples", "digits.py")
+
+
+def digits_example():
+    """``examples/digits.py`` as a module, loaded once (examples/ is a folder of scripts, not a package)."""
+    name = "autodiff_examples_digits"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, DIGITS_EXAMPLE)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[name] = module
+    return sys.modules[name]
 
 
 def autodiff_train(epochs, seed):
-    """Exactly the demo's training (the demo itself uses seed 0)."""
-    from nn.demo import train_digits
-
-    _, _, accuracy = train_digits(epochs=epochs, batch_size=BATCH, lr=LR, seed=seed, progress=False)
+    """Exactly the digits example's training (the example itself uses seed 0)."""
+    _, _, accuracy = digits_example().train_digits(epochs=epochs, batch_size=BATCH, lr=LR, seed=seed, progress=False)
     return accuracy
 
 
 def sklearn_train(epochs, seed):
-    """MLPClassifier with the demo's architecture and hyper-parameters.
+    """MLPClassifier with the digits example's architecture and hyper-parameters.
 
     alpha: scikit-learn adds alpha·W to the summed gradient of the batch and divides the
     sum by the batch size (``_compute_loss_grad``), so its per-step weight decay on the
     mean gradient is alpha / batch_size; it applies to the weights only, not the
-    intercepts, as in the demo. Hence alpha = 1e-4 · 32 = 3.2e-3 (the last, smaller
+    intercepts, as in the example. Hence alpha = 1e-4 · 32 = 3.2e-3 (the last, smaller
     batch of an epoch, 3 of 1347 samples, gets a little more decay). Adam's betas and
     epsilon are the defaults of both. ``n_iter_no_change`` > epochs: always 30 epochs
-    (no stopping on the training loss either); its initialisation is Glorot's, not the demo's.
+    (no stopping on the training loss either); its initialisation is Glorot's, not the example's.
     """
-    from nn.demo import WEIGHT_DECAY, load_digits_split
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
-    X_train, X_test, y_train, y_test = load_digits_split()
+    example = digits_example()
+    X_train, X_test, y_train, y_test = example.load_digits_split()
     model = MLPClassifier(hidden_layer_sizes=(128,), activation="relu", solver="adam",
-                          learning_rate_init=LR, alpha=WEIGHT_DECAY * BATCH, batch_size=BATCH,
+                          learning_rate_init=LR, alpha=example.WEIGHT_DECAY * BATCH, batch_size=BATCH,
                           max_iter=epochs, shuffle=True, early_stopping=False,
                           n_iter_no_change=epochs + 1, random_state=seed)
     with warnings.catch_warnings():
@@ -64,19 +78,20 @@ def sklearn_train(epochs, seed):
 
 
 def torch_train(epochs, seed):
-    """The demo's loop in PyTorch: same initial weights (the demo's seeded nn.MLP), Adam with the
+    """The digits example's loop in PyTorch: same initial weights (its seeded nn.MLP), Adam with the
     same two parameter groups, shuffled batches of 32, loss and accuracy per step, a validation
     pass per epoch as ``nn.fit`` does."""
     import torch
 
     import nn
-    from nn.demo import HIDDEN, WEIGHT_DECAY, load_digits_split
 
+    example = digits_example()
+    HIDDEN, WEIGHT_DECAY = example.HIDDEN, example.WEIGHT_DECAY
     torch_threads(torch)
     F = torch.nn.functional
-    X_train, X_test, y_train, y_test = load_digits_split()
+    X_train, X_test, y_train, y_test = example.load_digits_split()
     nn.manual_seed(seed)
-    init = nn.MLP(64, HIDDEN + [10], dtype=np.float32).state_dict()  # the demo's initial weights
+    init = nn.MLP(64, HIDDEN + [10], dtype=np.float32).state_dict()  # the example's initial weights
     model = torch.nn.Sequential(torch.nn.Linear(64, HIDDEN[0]), torch.nn.ReLU(), torch.nn.Linear(HIDDEN[0], 10))
     model.load_state_dict({k.removeprefix("layers."): torch.from_numpy(v) for k, v in init.items()})
     weights = [p for name, p in model.named_parameters() if name.endswith("weight")]

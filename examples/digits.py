@@ -1,12 +1,15 @@
-"""The main job: the seeds' f(x1, x2) example, then an MLP trained on handwritten digits.
+"""The digits example: the f(x1, x2) example, then an MLP trained on handwritten digits.
 
-Run with ``python -m nn.demo`` (``make demo``). The digits are scikit-learn's
-bundled 8×8 images (no download), split 75/25 stratified with random_state=0
-and scaled to [0, 1]. An MLP with weight decay on its weight matrices (not the
-biases) is trained with Adam; the demo prints the test accuracy and writes
-``out/digits_mlp.npz`` (the weights), ``out/digits_curves.png`` (loss and
-accuracy per epoch), ``out/digits_forward_graph.svg`` (the computation graph of
-one forward pass on a batch of 16, one box per layer) and ``out/f_x1_x2.svg``.
+Run with ``python examples/digits.py`` (``make demo``). It first calls
+``autodiff.tune_allocator()`` (glibc's malloc thresholds for a training loop, opt-in;
+see docs/performance.md) and says whether it took effect, then runs
+``gradient_and_graph.py``. The digits are scikit-learn's bundled 8×8 images (no
+download), split 75/25 stratified with random_state=0 and scaled to [0, 1]. An MLP
+with weight decay on its weight matrices (not the biases) is trained with Adam; the
+example prints the test accuracy and writes ``out/digits_mlp.npz`` (the weights),
+``out/digits_curves.png`` (loss and accuracy per epoch), ``out/digits_forward_graph.svg``
+(the computation graph of one forward pass on a batch of 16, one box per layer) and
+``out/f_x1_x2.svg``.
 """
 import argparse
 import os
@@ -14,7 +17,7 @@ import time
 
 import numpy as np
 
-import autodiff.demo
+import autodiff
 import nn
 from nn import functional as F
 
@@ -87,8 +90,13 @@ def main(argv=None):
     parser.add_argument("--out", default="out", help="directory for the weights and the curves")
     args = parser.parse_args(argv)
 
+    tuned = autodiff.tune_allocator()
+    print("autodiff.tune_allocator(): " + ("glibc's mmap and trim thresholds are fixed for this process" if tuned else
+          "changed nothing (not glibc, or MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ set in the environment)"))
     os.makedirs(args.out, exist_ok=True)
-    autodiff.demo.main(out=args.out)
+    from gradient_and_graph import main as gradient_and_graph  # examples/, beside this file: run as a script
+
+    gradient_and_graph(out=args.out)
     print()
     print(f"Training MLP(64, {HIDDEN + [10]}) on the digits with Adam and weight decay {WEIGHT_DECAY}...")
     load_digits_split()  # imports scikit-learn (most of a second) outside the time reported below

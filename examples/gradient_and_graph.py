@@ -1,6 +1,8 @@
-"""The seeds' example: f(x1, x2) = x1·x2 + sin(x2), its value, gradients and graph.
+"""A first gradient: f(x1, x2) = x1·x2 + sin(x2), its value, its gradients checked by hand, and its graph.
 
-Run with ``python -m autodiff.demo [out_dir]``; the graph goes to ``out_dir/f_x1_x2.svg``.
+Run with ``python examples/gradient_and_graph.py [out_dir]``; with ``out_dir`` the graph
+is drawn to ``out_dir/f_x1_x2.svg`` (Graphviz's ``dot`` renders it). ``make demo``
+(``examples/digits.py``) runs it first.
 """
 import math
 import os
@@ -19,6 +21,7 @@ def main(out=None):
     print(f"∂f/∂x1 = x2             = {x1.grad.item():.6f}  (expected {3.0:.6f})")
     print(f"∂f/∂x2 = x1 + cos(x2)   = {x2.grad.item():.6f}  (expected {2 + math.cos(3.0):.6f})")
     if out is not None:
+        os.makedirs(out, exist_ok=True)
         print(f"wrote {ad.draw_graph(f).save(os.path.join(out, 'f_x1_x2.svg'))}")
 
 
