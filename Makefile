@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test matrix bench notebooks graphviz clean
+.PHONY: demo test matrix bench notebooks reference graphviz clean
 
 demo: $(STAMP) graphviz
 	$(PY) examples/digits.py
@@ -45,3 +45,7 @@ graphviz:
 
 clean:
 	rm -rf $(VENV) .nox out .pytest_cache
+
+# The files made from the op catalogue: docs/ops.md and autodiff/tensor.pyi (a test checks they are current)
+reference: $(STAMP)
+	$(PY) docs/make_reference.py

@@ -31,11 +31,6 @@ class _PerThread(threading.local):
 _local = _PerThread()
 
 
-def _thread_state() -> _State:
-    """This thread's modes."""
-    return _local.state
-
-
 def is_grad_enabled() -> bool:
     """True when new operations on tensors that require grad are recorded."""
     return _local.state.enabled
@@ -66,11 +61,6 @@ class ScopeFrame(NamedTuple):
 
 _calls = itertools.count(1)
 _tuple_new = tuple.__new__
-
-
-def current_scope() -> tuple:
-    """The enclosing ``scope`` blocks (ScopeFrames), outermost first."""
-    return _local.state.scope
 
 
 class scope:

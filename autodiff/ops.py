@@ -384,6 +384,7 @@ class Linear(Op):
 
     __slots__ = ()
     name = "linear"
+    function, method = "linear", False
 
     def forward(self, x, w, *b):
         if x.ndim == 0 or w.ndim != 2 or x.shape[-1] != w.shape[1]:
@@ -419,7 +420,6 @@ class Exp(Op):
     __slots__ = ()
 
     name, saves_inputs, saves_output = "exp", False, True
-    function, method = "linear", False
     function, method = "exp", True
     ufunc = np.exp
 
@@ -792,6 +792,7 @@ class CrossEntropy(Op):
 
     __slots__ = ("labels", "reduction", "probs")
     name, frees = "cross_entropy", ("probs",)
+    function, method = "cross_entropy", False
 
     def forward(self, x, labels=None, reduction="none"):
         self.labels, self.reduction = labels, reduction
@@ -836,7 +837,6 @@ class Reshape(Op):
     __slots__ = ('input_shape', 'shape')
 
     name, saves_inputs = "reshape", False
-    function, method = "cross_entropy", False
     function, method = "reshape", True
 
     def forward(self, x, shape=None):

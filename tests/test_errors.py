@@ -423,3 +423,10 @@ def test_python_objects_are_refused_before_python_operates_on_them():
         ad.mul(515_072_953, [0.0, []])
     with pytest.raises(TypeError, match=r"add needs numbers, got NoneType as input 1"):
         ad.Tensor([1.0]) + np.array([1, None], dtype=object)
+
+
+def test_value_refuses_micrograd_s_hand_built_graph():
+    with pytest.raises(TypeError, match=r"Value\(data, _children, _op\) is how micrograd's own operators build its "
+                                         r"graph; here operations record the graph themselves"):
+        ad.Value(2.0, (ad.Value(1.0),), "+")
+    assert ad.Value(2.0, label="a").name == "a"
