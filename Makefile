@@ -12,6 +12,8 @@ demo: $(STAMP) graphviz
 	$(PY) examples/digits.py
 
 test: $(STAMP) graphviz
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -q
 
 # The supported range, tested at its corners (noxfile.py): the oldest Python with the oldest numpy,

@@ -7,6 +7,7 @@ Both run the test suite without the notebooks (their outputs are checked by ``ma
 development versions). The interpreters are found on PATH or in pyenv; nothing is downloaded but
 packages from PyPI.
 """
+
 import glob
 import os
 import re
@@ -36,9 +37,12 @@ def interpreter(version):
 
 def _run_tests(session, numpy_requirement):
     session.install("-e", ".[test]", numpy_requirement)
-    session.run("python", "-c", "import sys, numpy; print('Python', sys.version.split()[0], '| numpy', numpy.__version__)")
-    session.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "--ignore=tests/test_notebooks.py",
-                *session.posargs)
+    session.run(
+        "python", "-c", "import sys, numpy; print('Python', sys.version.split()[0], '| numpy', numpy.__version__)"
+    )
+    session.run(
+        "python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "--ignore=tests/test_notebooks.py", *session.posargs
+    )
 
 
 @nox.session(python=interpreter(OLDEST_PYTHON))

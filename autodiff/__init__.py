@@ -13,20 +13,20 @@ Where things live: ``tensor`` (the Tensor), ``ops`` (every derivative rule),
 (``draw_graph``), ``value`` (micrograd's Value), ``allocator`` (``tune_allocator``:
 glibc's malloc thresholds for training loops, opt-in).
 """
+
 import numpy as np
 
-from . import allocator
-
-from .tensor import Tensor
-from . import autograd, methods
-from .transforms import grad, hessian, hvp, jacobian, value_and_grad
+from . import allocator, autograd
+from . import methods as methods  # attaches Tensor's operators and op methods
+from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled, set_detect_anomaly
+from .draw import Graph, draw_graph
 from .functions import *  # noqa: F401,F403
 from .functions import __all__ as _function_names
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, scope, set_grad_enabled
-from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .tensor import Tensor
+from .transforms import grad, hessian, hvp, jacobian, value_and_grad
 from .value import Value
-from .draw import Graph, draw_graph
 
 float16, float32, float64 = np.float16, np.float32, np.float64
 int32, int64, bool_ = np.int32, np.int64, np.bool_
@@ -36,7 +36,33 @@ tune_allocator = allocator.tune_allocator
 
 __version__ = "0.1.0"
 __all__ = [
-    "Tensor", "Value", "autograd", "grad", "value_and_grad", "jacobian", "hessian", "hvp", "no_grad", "enable_grad", "set_grad_enabled",
-    "is_grad_enabled", "scope", "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled", "AnomalyError", "gradcheck", "gradgradcheck", "GradcheckError",
-    "float16", "float32", "float64", "int32", "int64", "bool_", "draw_graph", "Graph", "tune_allocator",
+    "Tensor",
+    "Value",
+    "autograd",
+    "grad",
+    "value_and_grad",
+    "jacobian",
+    "hessian",
+    "hvp",
+    "no_grad",
+    "enable_grad",
+    "set_grad_enabled",
+    "is_grad_enabled",
+    "scope",
+    "detect_anomaly",
+    "set_detect_anomaly",
+    "is_anomaly_enabled",
+    "AnomalyError",
+    "gradcheck",
+    "gradgradcheck",
+    "GradcheckError",
+    "float16",
+    "float32",
+    "float64",
+    "int32",
+    "int64",
+    "bool_",
+    "draw_graph",
+    "Graph",
+    "tune_allocator",
 ] + list(_function_names)

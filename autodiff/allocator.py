@@ -19,6 +19,7 @@ own. Call it once at the start of a training script, or set ``AUTODIFF_TUNE_MALL
 to have it run when autodiff is imported. glibc's own ``MALLOC_MMAP_THRESHOLD_`` /
 ``MALLOC_TRIM_THRESHOLD_`` in the environment win: then it changes nothing.
 """
+
 import os
 import sys
 

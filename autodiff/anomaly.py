@@ -6,6 +6,7 @@ recorded op keeps a short traceback of the user's code that created it, so the
 error says which line to look at. It costs a scan of every array: use it to
 debug, not to train (PyTorch's ``torch.autograd.detect_anomaly`` does the same).
 """
+
 import os
 import traceback
 
@@ -54,17 +55,25 @@ def check_forward(op, arrays, out):
             raise AnomalyError(
                 f"input {i} of {op.name} (shape {a.shape}) contains nan: it came into the graph so "
                 "(check the data you passed in, or run the code that made it under detect_anomaly)"
-                f"\nThe op was called at (most recent call last):\n{user_stack().rstrip()}")
+                f"\nThe op was called at (most recent call last):\n{user_stack().rstrip()}"
+            )
     bad = _bad(out)
     if bad == "nan" or (bad == "inf" and "inf" not in found):
         rule = _local.state.rule
-        context = "" if rule is None else (
-            f" inside the derivative rule of {rule.name} ({rule!r}), which backward(create_graph=True) records")
+        context = (
+            ""
+            if rule is None
+            else (f" inside the derivative rule of {rule.name} ({rule!r}), which backward(create_graph=True) records")
+        )
         raise AnomalyError(
             f"{op.name} produced {bad} in its output (shape {out.shape}) from inputs without any{context}, "
             "e.g. log or sqrt of a negative number, log(0), 0 * inf, inf - inf, or overflow"
-            + (_where(rule) if rule is not None else
-               f"\nThe op was called at (most recent call last):\n{user_stack().rstrip()}"))
+            + (
+                _where(rule)
+                if rule is not None
+                else f"\nThe op was called at (most recent call last):\n{user_stack().rstrip()}"
+            )
+        )
 
 
 def check_backward(op, g, input_grads):
@@ -76,7 +85,8 @@ def check_backward(op, g, input_grads):
             raise AnomalyError(
                 f"the derivative rule of {op.name} ({op!r}) returned {bad} values in its gradient "
                 f"for input {i} (shape {data.shape}): e.g. the derivative of sqrt or log at 0, "
-                f"or 0 * inf{_where(op)}")
+                f"or 0 * inf{_where(op)}"
+            )
 
 
 class detect_anomaly:

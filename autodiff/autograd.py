@@ -1,4 +1,5 @@
 """PyTorch's ``torch.autograd`` interface: gradients returned instead of accumulated into ``.grad``."""
+
 from . import engine
 from .engine import backward
 from .tensor import Tensor
@@ -24,16 +25,13 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     else:
         grad_outputs = _as_list(grad_outputs)
         if len(grad_outputs) != len(outputs):
-            raise ValueError(
-                f"grad_outputs has {len(grad_outputs)} entries but there are {len(outputs)} outputs")
+            raise ValueError(f"grad_outputs has {len(grad_outputs)} entries but there are {len(outputs)} outputs")
     for i, x in enumerate(inputs):
         if not isinstance(x, Tensor) or not x.requires_grad:
-            raise RuntimeError(
-                f"One of the differentiated Tensors (input {i}) does not require grad")
+            raise RuntimeError(f"One of the differentiated Tensors (input {i}) does not require grad")
     if retain_graph is None:
         retain_graph = create_graph
-    roots = [engine.root_gradient(t, g, create_graph, i)
-             for i, (t, g) in enumerate(zip(outputs, grad_outputs))]
+    roots = [engine.root_gradient(t, g, create_graph, i) for i, (t, g) in enumerate(zip(outputs, grad_outputs))]
     found = engine.run_backward(outputs, roots, retain_graph, create_graph, capture=inputs)
     result = []
     for i, (x, g) in enumerate(zip(inputs, found)):
@@ -41,7 +39,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             if not allow_unused:
                 raise RuntimeError(
                     f"One of the differentiated Tensors (input {i}, shape {x.shape}) appears to not "
-                    "have been used in the graph. Set allow_unused=True if this is the desired behavior.")
+                    "have been used in the graph. Set allow_unused=True if this is the desired behavior."
+                )
             result.append(None)
         elif isinstance(g, Tensor):
             result.append(g)

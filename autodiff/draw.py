@@ -7,6 +7,7 @@ then elides the middle of long chains. The result shows inline in Jupyter;
 ``.save("g.svg")`` renders it with Graphviz's ``dot``, and ``.source`` is the DOT
 text, which needs no ``dot``.
 """
+
 import html
 import math
 from collections import deque
@@ -27,7 +28,8 @@ __all__ = ["draw_graph", "Graph", "GraphvizNotFoundError"]
 DOT_MISSING = (
     "Graphviz's `dot` was not found on PATH: install the graphviz system package "
     "(apt-get install graphviz / brew install graphviz / conda install graphviz). "
-    "Without it, `.source` still gives the DOT text.")
+    "Without it, `.source` still gives the DOT text."
+)
 
 SMALL = 4  # tensors with at most this many elements show their values, bigger ones a summary
 FONT = "Helvetica"
@@ -157,8 +159,9 @@ class _Layout:
 
 def _by_module(walk, depth):
     """Ops whose scope is at least ``depth`` deep go into their module's node at that depth."""
-    return [("module", op.scope[:depth]) if depth and len(op.scope) >= depth else ("op", j)
-            for j, op in enumerate(walk.ops)]
+    return [
+        ("module", op.scope[:depth]) if depth and len(op.scope) >= depth else ("op", j) for j, op in enumerate(walk.ops)
+    ]
 
 
 def _elide(walk, place, keep, merge):
@@ -181,8 +184,7 @@ def _elide(walk, place, keep, merge):
                     if not keep[place[j]]:
                         parent[find(place[j])] = find(place[p])
     names = {}
-    return [u if keep[u] else ("elided", 0 if merge else names.setdefault(find(u), len(names)))
-            for u in place]
+    return [u if keep[u] else ("elided", 0 if merge else names.setdefault(find(u), len(names))) for u in place]
 
 
 def _distances(walk, place):
@@ -278,6 +280,7 @@ def _shape(shape):
 
 def _index(index):
     """An index as it is written between brackets: ``0, 1:``."""
+
     def one(i):
         if isinstance(i, slice):
             text = ":".join("" if v is None else str(v) for v in (i.start, i.stop, i.step))
@@ -306,9 +309,11 @@ def _table(rows):
     """An HTML-like label: rows of cells separated by rules (micrograd's ``data | grad`` record)."""
     width = max(len(row) for row in rows)
     body = "<HR/>".join(
-        "<TR>" + "<VR/>".join(f'<TD COLSPAN="{width}">{c}</TD>' if len(row) < width else f"<TD>{c}</TD>"
-                              for c in row) + "</TR>"
-        for row in rows)
+        "<TR>"
+        + "<VR/>".join(f'<TD COLSPAN="{width}">{c}</TD>' if len(row) < width else f"<TD>{c}</TD>" for c in row)
+        + "</TR>"
+        for row in rows
+    )
     return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="3">{body}</TABLE>>'
 
 
@@ -360,16 +365,17 @@ class _GradColours:
         return round((math.log10(value) - self.lo) / (self.hi - self.lo) * (len(PALETTE) - 1))
 
     def legend_row(self):
-        cells = [f'<TD ALIGN="RIGHT">grad RMS ‖g‖₂/√n (log scale)  {10 ** self.lo:.2e}</TD>']
+        cells = [f'<TD ALIGN="RIGHT">grad RMS ‖g‖₂/√n (log scale)  {10**self.lo:.2e}</TD>']
         cells += [f'<TD BGCOLOR="{c}" WIDTH="14"> </TD>' for c in PALETTE]
-        cells += [f'<TD ALIGN="LEFT">{10 ** self.hi:.2e}</TD>',
-                  f'<TD BGCOLOR="{NO_GRAD_FILL}">no gradient / 0</TD>']
+        cells += [f'<TD ALIGN="LEFT">{10**self.hi:.2e}</TD>', f'<TD BGCOLOR="{NO_GRAD_FILL}">no gradient / 0</TD>']
         return "".join(cells)
 
 
 def _legend(backward, colours, notes):
-    rows = [f'<TD BGCOLOR="{"#ffffff" if colours else fill}" COLOR="{border}" BORDER="1">{_esc(text)}</TD>'
-            for fill, border, _, text in ROLES.values()]
+    rows = [
+        f'<TD BGCOLOR="{"#ffffff" if colours else fill}" COLOR="{border}" BORDER="1">{_esc(text)}</TD>'
+        for fill, border, _, text in ROLES.values()
+    ]
     rows.append(f'<TD BGCOLOR="{OP_FILL}" COLOR="#6d28d9" BORDER="1">op (ellipse)</TD>')
     rows = ["".join(rows)]
     if backward:
@@ -377,16 +383,25 @@ def _legend(backward, colours, notes):
     if colours is not None:
         rows.append(colours.legend_row())
     rows += [f"<TD>{_esc(n)}</TD>" for n in notes]
-    body = "".join(f'<TR><TD BORDER="0"><TABLE BORDER="0" CELLSPACING="2">'
-                   f"<TR>{r}</TR></TABLE></TD></TR>" for r in rows)
+    body = "".join(f'<TR><TD BORDER="0"><TABLE BORDER="0" CELLSPACING="2"><TR>{r}</TR></TABLE></TD></TR>' for r in rows)
     return f'<<TABLE BORDER="0" CELLSPACING="0"><TR><TD ALIGN="LEFT"><B>legend</B></TD></TR>{body}</TABLE>>'
 
 
 # --------------------------------------------------------------------------- drawing
 
 
-def draw_graph(root, *, show_data=True, show_grad=True, rankdir="LR", max_nodes=200,
-               group_modules=True, direction="forward", color_by=None, legend=True):
+def draw_graph(
+    root,
+    *,
+    show_data=True,
+    show_grad=True,
+    rankdir="LR",
+    max_nodes=200,
+    group_modules=True,
+    direction="forward",
+    color_by=None,
+    legend=True,
+):
     """Draw the graph that produced ``root`` (a Tensor or a list of them): a :class:`Graph`.
 
     Tensors are boxes (name, shape, dtype; values and gradients when they have at
@@ -466,14 +481,23 @@ def draw_graph(root, *, show_data=True, show_grad=True, rankdir="LR", max_nodes=
         path = cluster_of(key)
         for n in range(len(path) + 1):
             clusters.setdefault(path[:n], [])
-        clusters[path].append((names[key], _node_attrs(key, walk, grads, show_data, show_grad, colours,
-                                                       roots_set, ops_in, params_in)))
+        clusters[path].append(
+            (names[key], _node_attrs(key, walk, grads, show_data, show_grad, colours, roots_set, ops_in, params_in))
+        )
 
     dot = graphviz.Digraph(
-        "autodiff", graph_attr={"rankdir": rankdir, "fontname": FONT, "fontsize": "10",
-                                "nodesep": "0.25", "ranksep": "0.35", "labeljust": "l"},
+        "autodiff",
+        graph_attr={
+            "rankdir": rankdir,
+            "fontname": FONT,
+            "fontsize": "10",
+            "nodesep": "0.25",
+            "ranksep": "0.35",
+            "labeljust": "l",
+        },
         node_attr={"fontname": FONT, "fontsize": "11", "margin": "0.04,0.03"},
-        edge_attr={"fontname": FONT, "fontsize": "9", "color": "#4b5563", "arrowsize": "0.7"})
+        edge_attr={"fontname": FONT, "fontsize": "9", "color": "#4b5563", "arrowsize": "0.7"},
+    )
     _emit(dot, (), clusters)
     for src, dst, i in layout.edges:
         attrs = {}
@@ -486,11 +510,19 @@ def draw_graph(root, *, show_data=True, show_grad=True, rankdir="LR", max_nodes=
         notes, hidden = [], {"module": 0, "elided": 0, "op": 0}
         for node in place:
             hidden[node[0]] += 1
-        where = [f"{n:,} ops {text}" for n, text in ((hidden["module"], "in collapsed modules (green boxes)"),
-                                                       (hidden["elided"], "in elided chains")) if n]
+        where = [
+            f"{n:,} ops {text}"
+            for n, text in (
+                (hidden["module"], "in collapsed modules (green boxes)"),
+                (hidden["elided"], "in elided chains"),
+            )
+            if n
+        ]
         if where:
-            notes.append(f"{len(walk.ops) + len(walk.tensors):,} nodes in the graph, drawn as "
-                         f"{len(layout.nodes)} (max_nodes={max_nodes}): " + ", ".join(where))
+            notes.append(
+                f"{len(walk.ops) + len(walk.tensors):,} nodes in the graph, drawn as "
+                f"{len(layout.nodes)} (max_nodes={max_nodes}): " + ", ".join(where)
+            )
         dot.attr(label=_legend(backward, colours, notes), labelloc="b")
     return Graph(dot, len(layout.nodes), len(layout.edges))
 
@@ -503,28 +535,59 @@ def _node_attrs(key, walk, grads, show_data, show_grad, colours, roots, ops_in, 
         label = f"<B>{_esc(op.name)}</B>"
         if details:
             label += f'<BR/><FONT POINT-SIZE="9">{_esc(details)}</FONT>'
-        return {"label": f"<{label}>", "shape": "ellipse", "style": "filled", "fillcolor": OP_FILL,
-                "color": "#6d28d9", "class": "op"}
+        return {
+            "label": f"<{label}>",
+            "shape": "ellipse",
+            "style": "filled",
+            "fillcolor": OP_FILL,
+            "color": "#6d28d9",
+            "class": "op",
+        }
     if kind == "module":
         count = f"{ops_in[key]:,} op{'s' if ops_in[key] != 1 else ''}"
         params = params_in.get(key, 0)
         detail = count + (f" · {params:,} params" if params else "")
-        return {"label": _table([[f"<B>{_esc(ref[-1].name)}</B>"], [detail]]), "shape": "box3d",
-                "style": "filled", "fillcolor": MODULE_FILL, "color": "#15803d", "class": "module"}
+        return {
+            "label": _table([[f"<B>{_esc(ref[-1].name)}</B>"], [detail]]),
+            "shape": "box3d",
+            "style": "filled",
+            "fillcolor": MODULE_FILL,
+            "color": "#15803d",
+            "class": "module",
+        }
     if kind == "elided":
-        return {"label": f"… {ops_in[key]:,} ops …", "shape": "box", "style": "filled,dashed,rounded",
-                "fillcolor": ELIDED_FILL, "color": "#6b7280", "class": "elided"}
+        return {
+            "label": f"… {ops_in[key]:,} ops …",
+            "shape": "box",
+            "style": "filled,dashed,rounded",
+            "fillcolor": ELIDED_FILL,
+            "color": "#6b7280",
+            "class": "elided",
+        }
     t = walk.tensors[ref]
-    role = ("output" if ref in roots else "intermediate" if t.grad_fn is not None
-            else "param" if t.requires_grad else "input")
+    role = (
+        "output"
+        if ref in roots
+        else "intermediate"
+        if t.grad_fn is not None
+        else "param"
+        if t.requires_grad
+        else "input"
+    )
     fill, border, extra, _ = ROLES[role]
     fontcolor = "black"
     if colours is not None:
         index = colours.index(_rms(grads[ref])) if grads[ref] is not None else None
         fill = NO_GRAD_FILL if index is None else PALETTE[index]
         fontcolor = "white" if index is not None and index >= 6 else "black"
-    attrs = {"label": _tensor_label(t, grads[ref], show_data, show_grad, fontcolor), "shape": "box",
-             "style": "filled", "fillcolor": fill, "color": border, "class": f"tensor {role}"}
+    attrs = {
+        "label": _tensor_label(t, grads[ref], show_data, show_grad, fontcolor),
+        "shape": "box",
+        "style": "filled",
+        "fillcolor": fill,
+        "color": border,
+        "class": f"tensor {role}",
+    }
     attrs.update(extra)
     return attrs
 
@@ -534,13 +597,18 @@ def _emit(graph, path, clusters, ids=None):
     ids = {} if ids is None else ids
     for name, attrs in clusters[path]:
         graph.node(name, **attrs)
-    children = [p for p in clusters if len(p) == len(path) + 1 and p[:len(path)] == path]
+    children = [p for p in clusters if len(p) == len(path) + 1 and p[: len(path)] == path]
     for child in children:
         base = "cluster_" + "/".join(frame.name for frame in child)
         ids[base] = ids.get(base, 0) + 1  # a module called twice: cluster_x, cluster_x~2
         with graph.subgraph(name=base if ids[base] == 1 else f"{base}~{ids[base]}") as sub:
-            sub.attr(label=graphviz.escape(child[-1].name), style="rounded,dashed", color="#9ca3af",
-                     fontcolor="#374151", labeljust="l")
+            sub.attr(
+                label=graphviz.escape(child[-1].name),
+                style="rounded,dashed",
+                color="#9ca3af",
+                fontcolor="#374151",
+                labeljust="l",
+            )
             _emit(sub, child, clusters, ids)
 
 

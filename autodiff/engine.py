@@ -11,6 +11,7 @@ order), ``history`` (in-place changes of tensors in the graph), ``released``
 (what a graph keeps after backward), ``errors`` (messages, and the checks of
 what rules return), ``ops`` (the rules).
 """
+
 import gc
 import sys
 from heapq import heappop, heappush
@@ -18,8 +19,16 @@ from heapq import heappop, heappush
 import numpy as np
 
 from . import anomaly
-from .errors import (BACKWARD_TWICE, FORWARD_ERRORS, NOT_TWICE_DIFFERENTIABLE, check_gradient, check_kind, describe,
-                     forward_error, gradient_count)
+from .errors import (
+    BACKWARD_TWICE,
+    FORWARD_ERRORS,
+    NOT_TWICE_DIFFERENTIABLE,
+    check_gradient,
+    check_kind,
+    describe,
+    forward_error,
+    gradient_count,
+)
 from .grad_mode import _local, _set_differentiating_rule, set_grad_enabled
 from .history import graph_inputs, inputs_for_backward
 from .ops import array_math
@@ -71,8 +80,15 @@ def apply(op_cls, *inputs, **params):
     elif state.enabled:
         needs = tuple([t._requires_grad for t in inputs])
         if True in needs:
-            _record(op, inputs, _share(needs, _shared_needs), _share(tuple([t._vc[0] for t in inputs]), _shared_versions),
-                    arrays, result, state)
+            _record(
+                op,
+                inputs,
+                _share(needs, _shared_needs),
+                _share(tuple([t._vc[0] for t in inputs]), _shared_versions),
+                arrays,
+                result,
+                state,
+            )
     return result
 
 
@@ -207,10 +223,10 @@ class _Walk:
     __slots__ = ("grads", "ready", "leaves", "keep", "targets", "wanted", "retained", "capture")
 
     def __init__(self, roots, root_grads, capture):
-        self.grads = {}     # op -> gradient of its output, summed over the paths seen so far
-        self.ready = []     # heap of (−seq, op) for the ops whose output has received a gradient
-        self.leaves = {}    # id(leaf) -> [leaf, gradient]
-        self.keep = {}      # op -> tensors whose .grad (or captured gradient) is that op's output gradient
+        self.grads = {}  # op -> gradient of its output, summed over the paths seen so far
+        self.ready = []  # heap of (−seq, op) for the ops whose output has received a gradient
+        self.leaves = {}  # id(leaf) -> [leaf, gradient]
+        self.keep = {}  # op -> tensors whose .grad (or captured gradient) is that op's output gradient
         self.retained = []  # (tensor, gradient) for tensors that retain_grad(): stored once nothing can fail
         self.capture, self.targets, self.wanted = capture, None, None
         if capture is not None:  # only the part of the graph that leads to the captured tensors
@@ -273,7 +289,14 @@ def _backward(roots, root_grads, retain_graph, create_graph, capture=None):
 
         array_type = Tensor
     walk = _Walk(roots, root_grads, capture)
-    grads, ready, leaves, keep, wanted, targets = walk.grads, walk.ready, walk.leaves, walk.keep, walk.wanted, walk.targets
+    grads, ready, leaves, keep, wanted, targets = (
+        walk.grads,
+        walk.ready,
+        walk.leaves,
+        walk.keep,
+        walk.wanted,
+        walk.targets,
+    )
     to_free = []
     anomalies = _local.state.anomaly
     with set_grad_enabled(create_graph):
@@ -293,8 +316,13 @@ def _backward(roots, root_grads, retain_graph, create_graph, capture=None):
             inputs = node.inputs
             if node.seq < last_change[0]:  # something changed in place since this op was recorded
                 inputs = inputs_for_backward(node)
-            input_grads = _twice(node, xp, g, inputs) if create_graph else node.vjp(
-                xp, g, *(node.saved if node.saves_inputs else (None,) * len(inputs)), out=node.saved_output)
+            input_grads = (
+                _twice(node, xp, g, inputs)
+                if create_graph
+                else node.vjp(
+                    xp, g, *(node.saved if node.saves_inputs else (None,) * len(inputs)), out=node.saved_output
+                )
+            )
             if type(input_grads) is not tuple:
                 input_grads = (input_grads,)
             if anomalies:
@@ -309,8 +337,11 @@ def _backward(roots, root_grads, retain_graph, create_graph, capture=None):
                 if wanted is not None and id(x) not in targets and up not in wanted:
                     continue
                 data = x._data
-                if type(gx) is not array_type or gx.shape != data.shape or (
-                        gx.dtype is not data.dtype and gx.dtype != data.dtype):
+                if (
+                    type(gx) is not array_type
+                    or gx.shape != data.shape
+                    or (gx.dtype is not data.dtype and gx.dtype != data.dtype)
+                ):
                     gx = _conform(node, inputs, input_grads, x, gx, data, xp, array_type)
                 if up is None:
                     entry = leaves.get(id(x))
@@ -417,12 +448,14 @@ def root_gradient(root, gradient, create_graph, position):
     if not root._requires_grad:
         raise RuntimeError(
             f"element {position} of tensors does not require grad and does not have a grad_fn "
-            "(nothing that produced it requires grad: create the inputs with requires_grad=True)")
+            "(nothing that produced it requires grad: create the inputs with requires_grad=True)"
+        )
     if gradient is None:
         if root.size != 1:
             raise RuntimeError(
                 "grad can be implicitly created only for scalar outputs; this output has shape "
-                f"{root.shape}: pass gradient= (an array of that shape, the ∂L/∂output to start from)")
+                f"{root.shape}: pass gradient= (an array of that shape, the ∂L/∂output to start from)"
+            )
         g = np.ones(root.shape, dtype=root.dtype)
     else:
         try:
@@ -432,11 +465,13 @@ def root_gradient(root, gradient, create_graph, position):
         if g.dtype.kind not in "biuf":
             raise TypeError(
                 f"gradient must be real numbers (∂L/∂output, shape {root.shape}), got "
-                f"{type(gradient).__name__} of dtype {g.dtype} ({describe(g)})")
+                f"{type(gradient).__name__} of dtype {g.dtype} ({describe(g)})"
+            )
         if g.shape != root.shape:
             raise RuntimeError(
                 f"Mismatch in shape: gradient has a shape of {g.shape} and output {position} "
-                f"has a shape of {root.shape}")
+                f"has a shape of {root.shape}"
+            )
         if g.dtype != root.dtype:
             g = g.astype(root.dtype)
     if create_graph:

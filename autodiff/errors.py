@@ -4,6 +4,7 @@ Forward errors from numpy are translated to name the op and its inputs' shapes (
 not a number); what a derivative rule returns is validated here when it is not a gradient of
 its input's shape and dtype (PyTorch's ``validate_outputs``).
 """
+
 import numpy as np
 
 NUMERIC_KINDS = "biufc"  # bool, ints, floats (and complex, which can't require grad)
@@ -49,7 +50,7 @@ def opaque(value):
 
 
 def _number(v):
-    return isinstance(v, (bool, float, complex, np.number)) or (isinstance(v, int) and -2**63 <= v < 2**64)
+    return isinstance(v, (bool, float, complex, np.number)) or (isinstance(v, int) and -(2**63) <= v < 2**64)
 
 
 def describe(value):
@@ -66,8 +67,11 @@ def describe(value):
 
 
 def _non_numeric(arrays):
-    return ", ".join(f"{describe(a)} as input {i}" for i, a in enumerate(arrays)
-                     if getattr(a, "dtype", np.dtype(object)).kind not in NUMERIC_KINDS)
+    return ", ".join(
+        f"{describe(a)} as input {i}"
+        for i, a in enumerate(arrays)
+        if getattr(a, "dtype", np.dtype(object)).kind not in NUMERIC_KINDS
+    )
 
 
 def forward_error(op, arrays, error):
@@ -95,7 +99,8 @@ def check_kind(op, inputs, arrays, out, grad_enabled):
     if kind == "c" and grad_enabled and any(t._requires_grad for t in inputs):
         raise TypeError(
             f"{op.name} of a tensor that requires grad gave a complex result: autodiff differentiates "
-            "real floating-point tensors only (complex numbers have no derivative rules here)")
+            "real floating-point tensors only (complex numbers have no derivative rules here)"
+        )
 
 
 # -- what derivative rules return --------------------------------------------------------------------
@@ -109,13 +114,17 @@ def _summable(shape, to):
 
 
 def _invalid(node, index, what):
-    return RuntimeError(f"Function {type(node).__name__}Backward returned an invalid gradient at index {index} - {what}")
+    return RuntimeError(
+        f"Function {type(node).__name__}Backward returned an invalid gradient at index {index} - {what}"
+    )
 
 
 def gradient_count(node, got, expected):
     """The error for a rule that returned ``got`` gradients for ``expected`` inputs."""
-    return RuntimeError(f"Function {type(node).__name__}Backward returned an incorrect number of gradients "
-                        f"(expected {expected}, got {got})")
+    return RuntimeError(
+        f"Function {type(node).__name__}Backward returned an incorrect number of gradients "
+        f"(expected {expected}, got {got})"
+    )
 
 
 def check_gradient(node, index, gx, like, tensor_type):
@@ -127,8 +136,9 @@ def check_gradient(node, index, gx, like, tensor_type):
     if not isinstance(gx, (np.ndarray, tensor_type)):
         raise _invalid(node, index, f"expected an array of shape {list(like.shape)}, got {type(gx).__name__}")
     if gx.dtype.kind not in "biuf":
-        raise _invalid(node, index, f"expected real numbers (shape {list(like.shape)}, dtype {like.dtype}), "
-                                    f"got dtype {gx.dtype}")
+        raise _invalid(
+            node, index, f"expected real numbers (shape {list(like.shape)}, dtype {like.dtype}), got dtype {gx.dtype}"
+        )
     if gx.shape != like.shape and not _summable(gx.shape, like.shape):
         raise _invalid(node, index, f"got {list(gx.shape)} but expected shape compatible with {list(like.shape)}")
     return gx

@@ -4,15 +4,18 @@ Every function takes Tensors, numpy arrays or Python numbers and returns a
 Tensor. A Python number next to a tensor takes the tensor's dtype, so a float32
 tensor stays float32. Array things use numpy's names (``axis``, ``keepdims``).
 """
+
 import builtins
 import math
 import operator
 
 import numpy as np
 
-from . import ops
+from . import (
+    engine,  # as a module: the engine may still be loading when this module is (import order is free)
+    ops,
+)
 from .errors import opaque as _opaque
-from . import engine  # as a module: the engine may still be loading when this module is (import order is free)
 from .tensor import Constant, Tensor, _raw, comparison, normalize_index
 from .versions import version_counter as _version_counter
 
@@ -267,8 +270,8 @@ def swapaxes(x, axis1, axis2):
         axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
     except (IndexError, TypeError) as error:
         raise (ValueError if isinstance(error, IndexError) else TypeError)(
-            f"swapaxes of shape {x.shape}: axes {axis1!r} and {axis2!r} must be ints in "
-            f"[{-x.ndim}, {x.ndim})") from None
+            f"swapaxes of shape {x.shape}: axes {axis1!r} and {axis2!r} must be ints in [{-x.ndim}, {x.ndim})"
+        ) from None
     return transpose(x, axes)
 
 
@@ -428,11 +431,14 @@ def _made_from(op):
     if op.forward.__defaults__ or code.co_flags & 0x0C or code.co_argcount not in (2, 3):
         raise TypeError(f"ops.{op.__name__} takes parameters: write autodiff.functions.{op.function} by hand")
     if code.co_argcount == 2:
+
         def function(x):
             return engine.apply1(op, as_tensor(x))
     else:
+
         def function(x, y):
             return engine.apply2(op, *_operands(x, y))
+
     function.__name__ = function.__qualname__ = op.function
     function.__doc__, function.__module__ = op.__doc__, __name__
     return function
@@ -450,8 +456,30 @@ METHODS = tuple(op.function for op in ops.CATALOGUE if op.method) + COMPOSED_MET
 UFUNCS = {op.ufunc: globals()[op.function] for op in ops.CATALOGUE if op.ufunc is not None}
 """numpy's ufuncs that ``np.exp(t)``, ``array * t``... dispatch to (``Tensor.__array_ufunc__``)."""
 UFUNCS[np.sign] = sign
-UFUNCS.update({u: comparison(u) for u in (np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_equal)})
+UFUNCS.update(
+    {u: comparison(u) for u in (np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_equal)}
+)
 
-__all__ = [name for name in dir() if not name.startswith("_") and name not in (
-    "builtins", "math", "operator", "np", "ops", "engine", "Tensor", "Constant", "normalize_index", "constant",
-    "operand", "comparison", "UFUNCS", "METHODS", "COMPOSED_METHODS")]
+__all__ = [
+    name
+    for name in dir()
+    if not name.startswith("_")
+    and name
+    not in (
+        "builtins",
+        "math",
+        "operator",
+        "np",
+        "ops",
+        "engine",
+        "Tensor",
+        "Constant",
+        "normalize_index",
+        "constant",
+        "operand",
+        "comparison",
+        "UFUNCS",
+        "METHODS",
+        "COMPOSED_METHODS",
+    )
+]

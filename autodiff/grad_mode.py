@@ -3,10 +3,12 @@
 The mode is thread-local, as in PyTorch: ``no_grad`` in one thread does not
 stop another thread from recording.
 """
+
 import functools
 import itertools
 import threading
 from typing import NamedTuple
+
 
 class _State:
     """One thread's modes. The engine reads them on every op: plain slots, not thread-local lookups."""
@@ -14,9 +16,9 @@ class _State:
     __slots__ = ("enabled", "rule", "scope", "anomaly", "saved_modes", "saved_anomaly")
 
     def __init__(self):
-        self.enabled = True   # grad mode
-        self.rule = None      # the op whose derivative rule runs under create_graph
-        self.scope = ()       # the enclosing scope blocks
+        self.enabled = True  # grad mode
+        self.rule = None  # the op whose derivative rule runs under create_graph
+        self.scope = ()  # the enclosing scope blocks
         self.anomaly = False  # autodiff.detect_anomaly
         # What the open with-blocks restore on exit, innermost last. Kept per thread, not per
         # context object, so one object (``inference = no_grad()``) works in several threads.

@@ -6,6 +6,7 @@ with two forward passes per input element (which is why nobody trains by
 finite differences). ``gradgradcheck`` applies the same check to the gradient
 function itself, built with ``create_graph=True``.
 """
+
 import numpy as np
 
 from . import autograd
@@ -42,8 +43,9 @@ def _analytic(fn, inputs, wrt):
         for j in range(out.size):
             seed = np.zeros(out.size)
             seed[j] = 1.0
-            grads = autograd.grad(out, [inputs[i] for i in wrt], seed.reshape(out.shape),
-                                  retain_graph=True, allow_unused=True)
+            grads = autograd.grad(
+                out, [inputs[i] for i in wrt], seed.reshape(out.shape), retain_graph=True, allow_unused=True
+            )
             for n, g in enumerate(grads):
                 if g is not None:
                     jac[n][k][j] = g.data.ravel()
@@ -112,8 +114,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
     return False
 
 
-def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
-                  raise_exception=True, seed=0):
+def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, seed=0):
     """Check second derivatives: ``gradcheck`` of (inputs, v) ↦ vᵀ ∂fn/∂inputs, built with ``create_graph=True``.
 
     ``grad_outputs`` (the v) default to random normal values (seeded by ``seed``).
@@ -139,13 +140,16 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
     def _first_derivatives(xs, v):
         outs = _outputs(fn, xs)
         live = [(o, g) for o, g in zip(outs, v) if o.requires_grad]
-        grads = autograd.grad([o for o, _ in live], [xs[i] for i in wrt], [g for _, g in live],
-                              create_graph=True, allow_unused=True) if live else [None] * len(wrt)
-        return tuple(g if g is not None else Tensor(np.zeros(xs[i].shape))
-                     for g, i in zip(grads, wrt))
+        grads = (
+            autograd.grad(
+                [o for o, _ in live], [xs[i] for i in wrt], [g for _, g in live], create_graph=True, allow_unused=True
+            )
+            if live
+            else [None] * len(wrt)
+        )
+        return tuple(g if g is not None else Tensor(np.zeros(xs[i].shape)) for g, i in zip(grads, wrt))
 
     try:
-        return gradcheck(first_derivatives, inputs + vs, eps=eps, atol=atol, rtol=rtol,
-                         raise_exception=raise_exception)
+        return gradcheck(first_derivatives, inputs + vs, eps=eps, atol=atol, rtol=rtol, raise_exception=raise_exception)
     except GradcheckError as error:
         raise GradcheckError(f"second derivatives: {error}") from None

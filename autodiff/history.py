@@ -6,6 +6,7 @@ a saved array whose version changed since. When an in-place op is itself recorde
 tensor kept in ``tensor._history`` under the old version, and ops recorded before the change
 are routed to it (``resolve``), so they still see the value they read.
 """
+
 from .tensor import Tensor
 from .versions import note_inplace_change
 
@@ -78,13 +79,23 @@ def check_versions(node, inputs):
     if node.saves_inputs:
         for i, (t, then) in enumerate(zip(inputs, node.versions)):
             if t._vc[0] != then:
-                raise RuntimeError(MODIFIED_INPLACE.format(
-                    what=f"input {i}", node=repr(node)[1:-1], shape=t.shape, dtype=t.dtype, now=t._vc[0], then=then))
+                raise RuntimeError(
+                    MODIFIED_INPLACE.format(
+                        what=f"input {i}", node=repr(node)[1:-1], shape=t.shape, dtype=t.dtype, now=t._vc[0], then=then
+                    )
+                )
     if node.saves_output and node._output_counter[0] != node.output_version:
         out = node.saved_output
-        raise RuntimeError(MODIFIED_INPLACE.format(
-            what="output 0", node=repr(node)[1:-1], shape=out.shape, dtype=out.dtype,
-            now=node._output_counter[0], then=node.output_version))
+        raise RuntimeError(
+            MODIFIED_INPLACE.format(
+                what="output 0",
+                node=repr(node)[1:-1],
+                shape=out.shape,
+                dtype=out.dtype,
+                now=node._output_counter[0],
+                then=node.output_version,
+            )
+        )
 
 
 def inputs_for_backward(node):

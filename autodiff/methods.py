@@ -4,6 +4,7 @@
 ``autodiff/tensor.pyi`` lists every one of them with its signature, for readers and IDEs
 (``python docs/make_reference.py`` writes it; a test keeps it true).
 """
+
 import numpy as np
 
 from . import functions, ops
@@ -80,6 +81,7 @@ def __abs__(self):
 def __getitem__(self, index):
     return functions.getitem(self, index)
 
+
 # -- in-place operators: recorded as the out-of-place op when the tensor is in the graph ---------------
 
 
@@ -126,7 +128,8 @@ def _records_inplace(self, other, symbol):
         raise RuntimeError(
             f"a leaf Tensor that requires grad is being used in an in-place operation ({symbol}). "
             "To update a parameter, do it under `with autodiff.no_grad():`; otherwise use an "
-            "out-of-place operation (y = x + 1).")
+            "out-of-place operation (y = x + 1)."
+        )
     return self._requires_grad or (isinstance(other, Tensor) and other._requires_grad)
 
 
@@ -141,13 +144,12 @@ def _inplace(self, op, ufunc, other, symbol):
 def _take_place_of(self, result):
     """Make self the result of a recorded op on its old value (see ``history.record_inplace``)."""
     if result.shape != self.shape:
-        raise RuntimeError(
-            f"output with shape {self.shape} doesn't match the broadcast shape {result.shape}")
+        raise RuntimeError(f"output with shape {self.shape} doesn't match the broadcast shape {result.shape}")
     if not np.can_cast(result.dtype, self.dtype, casting="same_kind"):
-        raise TypeError(
-            f"result type {result.dtype} can't be cast to the desired output type {self.dtype}")
+        raise TypeError(f"result type {result.dtype} can't be cast to the desired output type {self.dtype}")
     record_inplace(self, result)
     return self
+
 
 # -- numpy: ufuncs ------------------------------------------------------------------------------------
 
@@ -165,7 +167,8 @@ def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
         raise TypeError(
             f"numpy.{ufunc.__name__} has no derivative rule in autodiff, so its result could not "
             "carry gradients; use an autodiff function, or call .detach() first if you want a "
-            "constant")
+            "constant"
+        )
     result = getattr(ufunc, method)(*(_raw(i) for i in inputs), **kwargs)
     return Tensor._wrap(result) if isinstance(result, np.ndarray) else result
 

@@ -20,6 +20,7 @@ gradient (a rule may return ``None`` for the ones that don't).
 Composite operations (mean, var, stack, ...) are built from these in
 :mod:`autodiff.functions`.
 """
+
 import math
 from types import SimpleNamespace
 
@@ -48,18 +49,30 @@ class Op:
     ``method`` makes it a Tensor method too, ``ufunc`` is the numpy ufunc that dispatches to it.
     """
 
-    __slots__ = ("inputs", "versions", "needs_input_grad", "seq", "scope", "saved", "saved_output",
-                 "_output_counter", "output_version", "released", "created_at", "__weakref__")
+    __slots__ = (
+        "inputs",
+        "versions",
+        "needs_input_grad",
+        "seq",
+        "scope",
+        "saved",
+        "saved_output",
+        "_output_counter",
+        "output_version",
+        "released",
+        "created_at",
+        "__weakref__",
+    )
 
     name = "op"
-    saves_inputs = True   # vjp reads the input values
+    saves_inputs = True  # vjp reads the input values
     saves_output = False  # vjp reads the output value
-    frees = ()            # further attributes (arrays) forward kept for vjp, freed after backward
+    frees = ()  # further attributes (arrays) forward kept for vjp, freed after backward
     twice_differentiable = True  # False for a rule written with raw numpy: create_graph then refuses it
-    remembers = False     # True when ``remember`` keeps more for vjp than the inputs and the output
-    function = None       # autodiff.<function>
-    method = False        # Tensor.<function> too
-    ufunc = None          # np.<ufunc>(tensor) dispatches to it
+    remembers = False  # True when ``remember`` keeps more for vjp than the inputs and the output
+    function = None  # autodiff.<function>
+    method = False  # Tensor.<function> too
+    ufunc = None  # np.<ufunc>(tensor) dispatches to it
 
     def forward(self, *xs, **params):
         raise NotImplementedError
@@ -87,8 +100,13 @@ class Op:
     @property
     def params(self):
         """The op's non-tensor arguments (axis, shape, index...), without the arrays saved for backward."""
-        names = [n for cls in reversed(type(self).__mro__) if cls is not Op
-                 for n in cls.__dict__.get("__slots__", ()) if not n.startswith("_")]
+        names = [
+            n
+            for cls in reversed(type(self).__mro__)
+            if cls is not Op
+            for n in cls.__dict__.get("__slots__", ())
+            if not n.startswith("_")
+        ]
         values = {n: getattr(self, n) for n in names if hasattr(self, n)}
         values.update((k, v) for k, v in getattr(self, "__dict__", {}).items() if not k.startswith("_"))
         return {k: v for k, v in values.items() if not isinstance(v, np.ndarray)}
@@ -114,27 +132,21 @@ def sum_to(x, shape):
         if x.shape == shape:
             return x
     lead = x.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1
-    )
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
     return x.sum(axis=axes, keepdims=True).reshape(shape)
 
 
 def is_basic_index(index):
     """True for indices made of ints, slices, None and Ellipsis: numpy returns a view and never repeats an element."""
     items = index if isinstance(index, tuple) else (index,)
-    return all(
-        isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis for i in items
-    )
+    return all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis for i in items)
 
 
 def scatter_add(g, index, shape):
     """Zeros of ``shape`` with ``g`` added at ``index``; repeated indices accumulate."""
     out = np.zeros(shape, dtype=g.dtype)
     items = index if isinstance(index, tuple) else (index,)
-    if is_basic_index(index) or all(
-        not (isinstance(i, np.ndarray) and i.dtype.kind in "iu") for i in items
-    ):
+    if is_basic_index(index) or all(not (isinstance(i, np.ndarray) and i.dtype.kind in "iu") for i in items):
         out[index] = g
     else:
         np.add.at(out, index, g)
@@ -221,13 +233,22 @@ def _expand_dims(x, axis):
 
 # numpy's own functions (np.reshape, np.transpose...) wrap the methods in Python: ~1 µs each.
 array_math = SimpleNamespace(
-    exp=np.exp, log=np.log, sin=np.sin, cos=np.cos, sign=np.sign, where=np.where, sigmoid=sigmoid,
+    exp=np.exp,
+    log=np.log,
+    sin=np.sin,
+    cos=np.cos,
+    sign=np.sign,
+    where=np.where,
+    sigmoid=sigmoid,
     reshape=lambda x, shape: x.reshape(shape),
     transpose=lambda x, axes=None: x.transpose(axes),
     swapaxes=lambda x, a, b: x.swapaxes(a, b),
     expand_dims=_expand_dims,
     squeeze=lambda x, axis=None: x.squeeze(axis),
-    matmul=np.matmul, broadcast_to=_broadcast_to, sum_to=sum_to, scatter_add=scatter_add,
+    matmul=np.matmul,
+    broadcast_to=_broadcast_to,
+    sum_to=sum_to,
+    scatter_add=scatter_add,
 )
 """The namespace rules see in a first-order backward pass: numpy, plus ``sum_to`` and ``scatter_add``."""
 
@@ -390,7 +411,8 @@ class Linear(Op):
         if x.ndim == 0 or w.ndim != 2 or x.shape[-1] != w.shape[1]:
             raise ValueError(
                 f"x has {x.shape[-1] if x.ndim else 0} features per sample, W of shape {w.shape} "
-                f"(out, in) takes {w.shape[1] if w.ndim == 2 else '?'}")
+                f"(out, in) takes {w.shape[1] if w.ndim == 2 else '?'}"
+            )
         out = np.matmul(x, w.T)
         if b:
             bias = b[0]
@@ -590,7 +612,7 @@ class Abs(Op):
 class Maximum(Op):
     """z = max(x, y) elementwise.   g goes to the larger input; at ties each gets g/2."""
 
-    __slots__ = ('share',)
+    __slots__ = ("share",)
 
     name, saves_inputs, frees, remembers = "maximum", False, ("share",), True
     pick, choose = staticmethod(np.greater), staticmethod(np.maximum)
@@ -621,7 +643,7 @@ class Minimum(Maximum):
 class Clip(Op):
     """z = min(max(x, lo), hi).   ∂L/∂x = g inside the closed interval [lo, hi], 0 outside."""
 
-    __slots__ = ('lo', 'hi', 'inside')
+    __slots__ = ("lo", "hi", "inside")
 
     name, saves_inputs, frees, remembers = "clip", False, ("inside",), True
     function, method = "clip", True
@@ -647,7 +669,7 @@ class Clip(Op):
 class Where(Op):
     """z = x where cond else y.   ∂L/∂x = g ⊙ cond,  ∂L/∂y = g ⊙ ¬cond"""
 
-    __slots__ = ('cond',)
+    __slots__ = ("cond",)
 
     name, saves_inputs, frees = "where", False, ("cond",)
     function, method = "where", False
@@ -663,7 +685,7 @@ class Where(Op):
 class Cast(Op):
     """z = x converted to another dtype.   ∂L/∂x = g (the engine casts it back to x's dtype)."""
 
-    __slots__ = ('dtype',)
+    __slots__ = ("dtype",)
 
     name, saves_inputs = "astype", False
     function, method = "astype", True
@@ -682,7 +704,7 @@ class Cast(Op):
 class Sum(Op):
     """z = Σ x over ``axis``.   ∂L/∂x = g broadcast back over the summed axes."""
 
-    __slots__ = ('axis', 'keepdims', 'input_shape')
+    __slots__ = ("axis", "keepdims", "input_shape")
 
     name, saves_inputs = "sum", False
     function, method = "sum", True
@@ -698,7 +720,7 @@ class Sum(Op):
 class Max(Op):
     """z = max x over ``axis``.   g goes to the maximal elements, shared evenly at ties."""
 
-    __slots__ = ('axis', 'keepdims', 'input_shape', 'share')
+    __slots__ = ("axis", "keepdims", "input_shape", "share")
 
     name, saves_inputs, frees, remembers = "max", False, ("share",), True
     reduce = staticmethod(np.max)
@@ -730,7 +752,7 @@ class Min(Max):
 class LogSumExp(Op):
     """z = ln Σ eˣ over ``axis`` (shifted by the max, so finite for x = ±1000).   ∂L/∂x = g ⊙ e^(x − z)"""
 
-    __slots__ = ('axis', 'keepdims', 'input_shape')
+    __slots__ = ("axis", "keepdims", "input_shape")
 
     name, saves_output = "logsumexp", True
     function, method = "logsumexp", True
@@ -750,7 +772,7 @@ class LogSumExp(Op):
 class Softmax(Op):
     """zᵢ = e^xᵢ / Σⱼ e^xⱼ along ``axis``.   ∂L/∂x = z ⊙ (g − Σ g ⊙ z)"""
 
-    __slots__ = ('axis',)
+    __slots__ = ("axis",)
 
     name, saves_inputs, saves_output = "softmax", False, True
     function, method = "softmax", True
@@ -767,7 +789,7 @@ class Softmax(Op):
 class LogSoftmax(Op):
     """zᵢ = xᵢ − ln Σⱼ e^xⱼ along ``axis``.   ∂L/∂x = g − e^z Σ g"""
 
-    __slots__ = ('axis',)
+    __slots__ = ("axis",)
 
     name, saves_inputs, saves_output = "log_softmax", False, True
     function, method = "log_softmax", True
@@ -834,7 +856,7 @@ class CrossEntropy(Op):
 class Reshape(Op):
     """z = x with a new shape.   ∂L/∂x = g reshaped to x's shape."""
 
-    __slots__ = ('input_shape', 'shape')
+    __slots__ = ("input_shape", "shape")
 
     name, saves_inputs = "reshape", False
     function, method = "reshape", True
@@ -850,7 +872,7 @@ class Reshape(Op):
 class Transpose(Op):
     """z = x with its axes permuted.   ∂L/∂x = g with the inverse permutation."""
 
-    __slots__ = ('axes',)
+    __slots__ = ("axes",)
 
     name, saves_inputs = "transpose", False
     function, method = "transpose", True
@@ -870,7 +892,7 @@ class Transpose(Op):
 class BroadcastTo(Op):
     """z = x broadcast to ``shape``.   ∂L/∂x = g summed over the broadcast axes."""
 
-    __slots__ = ('input_shape', 'shape')
+    __slots__ = ("input_shape", "shape")
 
     name, saves_inputs = "broadcast_to", False
     function, method = "broadcast_to", True
@@ -889,7 +911,7 @@ class BroadcastTo(Op):
 class SumTo(Op):
     """z = x summed down to ``shape`` (undoes broadcasting).   ∂L/∂x = g broadcast back to x's shape."""
 
-    __slots__ = ('input_shape', 'shape')
+    __slots__ = ("input_shape", "shape")
 
     name, saves_inputs = "sum_to", False
     function, method = "sum_to", True
@@ -908,7 +930,7 @@ class SumTo(Op):
 class GetItem(Op):
     """z = x[index].   ∂L/∂x = zeros with g added at index (repeated indices accumulate)."""
 
-    __slots__ = ('index', 'input_shape')
+    __slots__ = ("index", "input_shape")
 
     name, saves_inputs, frees = "getitem", False, ("index",)
     function, method = "getitem", False
@@ -924,7 +946,7 @@ class GetItem(Op):
 class ScatterAdd(Op):
     """z = zeros(shape) with x added at index.   ∂L/∂x = g[index]"""
 
-    __slots__ = ('index',)
+    __slots__ = ("index",)
 
     name, saves_inputs, frees = "scatter_add", False, ("index",)
     function, method = "scatter_add", False
@@ -944,7 +966,7 @@ class SetItem(Op):
     numpy), so only the entries of v that were written get a gradient.
     """
 
-    __slots__ = ('index', 'keep', 'written')
+    __slots__ = ("index", "keep", "written")
 
     name, saves_inputs, frees, remembers = "setitem", False, ("index", "keep", "written"), True
     function, method = "setitem", False
@@ -977,7 +999,7 @@ class SetItem(Op):
 class Concatenate(Op):
     """z = [x₁, x₂, …] joined along ``axis``.   ∂L/∂xᵢ = the slice of g that xᵢ filled."""
 
-    __slots__ = ('axis', 'bounds')
+    __slots__ = ("axis", "bounds")
 
     name, saves_inputs = "concatenate", False
     function, method = "concatenate", False
@@ -994,6 +1016,7 @@ class Concatenate(Op):
         return tuple(g[lead + (slice(a, b),)] for a, b in zip(self.bounds[:-1], self.bounds[1:]))
 
 
-CATALOGUE = tuple(entry for entry in list(globals().values())
-                  if isinstance(entry, type) and issubclass(entry, Op) and entry is not Op)
+CATALOGUE = tuple(
+    entry for entry in list(globals().values()) if isinstance(entry, type) and issubclass(entry, Op) and entry is not Op
+)
 """Every op, in the order of this file: what autodiff.functions, autodiff.methods and the docs are made from."""

@@ -4,6 +4,7 @@ After ``backward()`` (without ``retain_graph``) every op frees what it saved, an
 placeholders (``FreedTensor``) instead of their big intermediate inputs, so those arrays are
 freed unless you hold the tensors, while the graph can still be walked and drawn, as in PyTorch.
 """
+
 import numpy as np
 
 from .tensor import Tensor
@@ -27,7 +28,8 @@ class FreedTensor(Tensor):
     def data(self):
         raise RuntimeError(
             "the values of this intermediate tensor were freed by backward(); "
-            "call backward(retain_graph=True) to keep them")
+            "call backward(retain_graph=True) to keep them"
+        )
 
 
 def placeholder(tensor):

@@ -1,10 +1,11 @@
 """The Tensor: a numpy array that remembers the operation that produced it."""
+
 import warnings
 
 import numpy as np
 
 from .errors import NUMERIC_KINDS, describe
-from .grad_mode import differentiating_rule, is_grad_enabled
+from .grad_mode import differentiating_rule
 from .versions import UNCHANGED, bump_version, version_counter
 
 _new = object.__new__
@@ -35,13 +36,15 @@ def numeric_array(data, dtype=None, copy=False):
     except (ValueError, TypeError, OverflowError) as error:
         raise TypeError(
             f"cannot make a Tensor of {type(data).__name__}: give numbers, nested lists of numbers "
-            f"(every row of one length), numpy arrays or Tensors ({error})") from None
+            f"(every row of one length), numpy arrays or Tensors ({error})"
+        ) from None
     if array.dtype.kind not in NUMERIC_KINDS:
         what = type(data).__name__
         inner = describe(array)
         raise TypeError(
             f"cannot make a Tensor of {what}: give numbers, nested lists of numbers, numpy arrays or "
-            f"Tensors{'' if inner == what else f' (it holds {inner})'}")
+            f"Tensors{'' if inner == what else f' (it holds {inner})'}"
+        )
     if dtype is not None and array.dtype != dtype:
         try:
             array = array.astype(dtype, copy=False)
@@ -90,8 +93,19 @@ class Tensor:
     require grad. The data is copied; ``autodiff.from_numpy`` shares it instead.
     """
 
-    __slots__ = ("_data", "_vc", "grad_fn", "name", "_requires_grad", "_grad", "_retains_grad",
-                 "_history", "_born", "_released_as", "__weakref__")
+    __slots__ = (
+        "_data",
+        "_vc",
+        "grad_fn",
+        "name",
+        "_requires_grad",
+        "_grad",
+        "_retains_grad",
+        "_history",
+        "_born",
+        "_released_as",
+        "__weakref__",
+    )
     # grad_fn: the recorded op that produced this tensor (None for leaves), PyTorch's ``grad_fn``.
     # name: a label for graph drawings and repr.
     # _vc: the version counter, a one-element list shared with views (UNCHANGED until needed).
@@ -114,9 +128,12 @@ class Tensor:
         """The slots, for copy and pickle. A shallow copy shares the array, so it must share the
         version counter too: the counter becomes a list first (UNCHANGED is per tensor)."""
         version_counter(self)
-        slots = {name: getattr(self, name) for cls in type(self).__mro__
-                 for name in getattr(cls, "__slots__", ()) if name not in ("__weakref__", "__dict__")
-                 and hasattr(self, name)}
+        slots = {
+            name: getattr(self, name)
+            for cls in type(self).__mro__
+            for name in getattr(cls, "__slots__", ())
+            if name not in ("__weakref__", "__dict__") and hasattr(self, name)
+        }
         return getattr(self, "__dict__", None) or None, slots
 
     @staticmethod
@@ -162,11 +179,13 @@ class Tensor:
             raise RuntimeError(
                 "you can only change requires_grad flags of leaf variables. If you want to use a "
                 "computed tensor in a subgraph that doesn't require differentiation, use "
-                "y = x.detach().")
+                "y = x.detach()."
+            )
         if flag and self._data.dtype.kind != "f":
             raise TypeError(
                 f"only floating-point tensors can require gradients, got dtype {self._data.dtype}; "
-                "pass dtype=np.float64 (or write 2.0 instead of 2)")
+                "pass dtype=np.float64 (or write 2.0 instead of 2)"
+            )
         self._requires_grad = flag
 
     def requires_grad_(self, requires_grad=True):
@@ -190,8 +209,7 @@ class Tensor:
             array = np.asarray(value, dtype=self.dtype)
             value = Tensor._wrap(np.full(self.shape, array) if array.ndim == 0 else array.copy())
         if value.shape != self.shape:
-            raise ValueError(
-                f"assigned grad has shape {value.shape}, but the tensor has shape {self.shape}")
+            raise ValueError(f"assigned grad has shape {value.shape}, but the tensor has shape {self.shape}")
         self._grad = value
 
     def retain_grad(self):
@@ -215,8 +233,7 @@ class Tensor:
         """
         from .engine import backward  # the engine builds on this module
 
-        backward([self], None if gradient is None else [gradient],
-                        retain_graph=retain_graph, create_graph=create_graph)
+        backward([self], None if gradient is None else [gradient], retain_graph=retain_graph, create_graph=create_graph)
 
     def detach(self):
         """The same data (shared, as in PyTorch) outside the graph: no history, no grad."""
@@ -248,7 +265,8 @@ class Tensor:
                 f"second derivatives of {rule.name} are not implemented: its derivative rule turned a "
                 "Tensor into a numpy array under create_graph=True, which would silently drop the "
                 "second-order terms. Write the rule with xp functions and operators, or set "
-                "twice_differentiable = False on the op.")
+                "twice_differentiable = False on the op."
+            )
         if copy:
             return np.array(self._data, dtype=dtype, copy=True)
         return self._data if dtype is None else self._data.astype(dtype, copy=False)

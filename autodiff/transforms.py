@@ -7,6 +7,7 @@ result keeps its graph and can be differentiated again.
 
 Functions take Tensors, numpy arrays or Python numbers and return Tensors.
 """
+
 import numpy as np
 
 from . import autograd
@@ -48,12 +49,17 @@ def _gradients(outputs, inputs, grad_outputs, create_graph):
     """autograd.grad that gives zeros for inputs the outputs do not depend on."""
     live = [(o, g) for o, g in zip(outputs, grad_outputs) if o.requires_grad]
     if live:
-        grads = autograd.grad([o for o, _ in live], inputs, [g for _, g in live],
-                              retain_graph=True, create_graph=create_graph, allow_unused=True)
+        grads = autograd.grad(
+            [o for o, _ in live],
+            inputs,
+            [g for _, g in live],
+            retain_graph=True,
+            create_graph=create_graph,
+            allow_unused=True,
+        )
     else:
         grads = [None] * len(inputs)
-    return tuple(Tensor(np.zeros(x.shape, dtype=x.dtype)) if g is None else g
-                 for g, x in zip(grads, inputs))
+    return tuple(Tensor(np.zeros(x.shape, dtype=x.dtype)) if g is None else g for g, x in zip(grads, inputs))
 
 
 def _scalar(value, what):
@@ -62,7 +68,8 @@ def _scalar(value, what):
     if value.size != 1:
         raise TypeError(
             f"{what} needs a function with a scalar output (one element), got shape {value.shape}; "
-            "use autodiff.jacobian for vector-valued functions")
+            "use autodiff.jacobian for vector-valued functions"
+        )
     return value
 
 
@@ -71,6 +78,7 @@ def value_and_grad(f, argnums=0):
 
     ``argnums`` is an int or a tuple of ints (then the gradient is a tuple).
     """
+
     def value_and_grad_f(*args, **kwargs):
         args, nums, single, nested = _prepare(args, argnums)
         value = _scalar(f(*args, **kwargs), "grad")
@@ -109,9 +117,12 @@ def _jacobian_rows(outputs, inputs, create_graph):
             seed[i] = 1
             for n, g in enumerate(_gradients([out], inputs, [seed.reshape(out.shape)], create_graph)):
                 rows[n].append(g)
-        result.append(tuple(
-            (stack(r) if r else Tensor(np.zeros((0,) + x.shape, dtype=x.dtype))).reshape(out.shape + x.shape)
-            for r, x in zip(rows, inputs)))
+        result.append(
+            tuple(
+                (stack(r) if r else Tensor(np.zeros((0,) + x.shape, dtype=x.dtype))).reshape(out.shape + x.shape)
+                for r, x in zip(rows, inputs)
+            )
+        )
     return result
 
 
@@ -122,6 +133,7 @@ def jacobian(f, argnums=0):
     tuple of Tensors (then the result is a tuple, one entry per output);
     ``argnums`` may be a tuple (then each entry is a tuple over the arguments).
     """
+
     def jacobian_f(*args, **kwargs):
         args, nums, single, nested = _prepare(args, argnums)
         out = f(*args, **kwargs)

@@ -1,4 +1,5 @@
 """micrograd's ``Value``, running on this engine."""
+
 import numpy as np
 
 from .tensor import Tensor
@@ -21,7 +22,8 @@ class Value(Tensor):
         if _children or _op:
             raise TypeError(
                 "Value(data, _children, _op) is how micrograd's own operators build its graph; here "
-                "operations record the graph themselves: write a * b, a + b, a.tanh() ...")
+                "operations record the graph themselves: write a * b, a + b, a.tanh() ..."
+            )
         super().__init__(data, requires_grad=True, dtype=np.float64, name=label or None)
         if self.ndim:
             raise ValueError(f"a Value holds one number, got shape {self.shape}; use Tensor for arrays")

@@ -6,6 +6,7 @@ whose version moved. Every recorded op also draws a creation number from ``seque
 an op can only read tensors that already exist, so creation order is a topological
 order of the graph. Nothing in autodiff is imported here.
 """
+
 import itertools
 
 UNCHANGED = (0,)

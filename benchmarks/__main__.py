@@ -5,6 +5,7 @@ Every benchmark process, this one and its children, runs with the malloc setting
 ``MALLOC_TRIM_THRESHOLD_``), so every peer gets the same allocator whether or not it imports
 autodiff: set them yourself to compare other settings.
 """
+
 import os
 import sys
 

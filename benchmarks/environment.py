@@ -1,4 +1,5 @@
 """The peers (installing the missing ones), BLAS threads, and a description of the machine."""
+
 import datetime
 import importlib.metadata
 import importlib.util
@@ -12,7 +13,7 @@ from .timing import ROOT
 
 # peer name in the table -> module to import
 PEER_MODULES = {
-    "numpy": "numpy",        # the hand-written backprop: always there
+    "numpy": "numpy",  # the hand-written backprop: always there
     "torch": "torch",
     "autograd": "autograd",  # HIPS autograd
     "mygrad": "mygrad",
@@ -21,8 +22,14 @@ PEER_MODULES = {
 }
 
 # Used when pyproject.toml cannot be read (Python 3.10 has no tomllib): keep in step with its bench extra.
-FALLBACK_BENCH_EXTRA = ["torch==2.13.0", "autograd==1.9.1", "mygrad==2.5.0", "micrograd==0.1.0",
-                        "scikit-learn>=1.2", "threadpoolctl>=3"]
+FALLBACK_BENCH_EXTRA = [
+    "torch==2.13.0",
+    "autograd==1.9.1",
+    "mygrad==2.5.0",
+    "micrograd==0.1.0",
+    "scikit-learn>=1.2",
+    "threadpoolctl>=3",
+]
 
 
 def available(peer):
@@ -41,7 +48,6 @@ def bench_requirements():
     except (ImportError, OSError, KeyError):
         pass
     return {re.split(r"[<>=!~\[ ;]", r, maxsplit=1)[0].lower(): r for r in reqs}
-
 
 
 def ensure_peers(quiet=False):
@@ -102,6 +108,7 @@ def torch_threads(torch):
 
 # --------------------------------------------------------------------------- the machine
 
+
 def _cpu_model():
     try:
         with open("/proc/cpuinfo") as f:
@@ -139,8 +146,10 @@ def machine():
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "threads": threads(),
         "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        "malloc": ", ".join(f"{k}={os.environ[k]}" for k in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
-                            if k in os.environ) or "glibc's defaults",
+        "malloc": ", ".join(
+            f"{k}={os.environ[k]}" for k in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_") if k in os.environ
+        )
+        or "glibc's defaults",
     }
     for dist in ("torch", "autograd", "mygrad", "micrograd", "scikit-learn"):
         info[dist] = _version(dist)

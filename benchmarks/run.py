@@ -19,6 +19,7 @@ OMP/OPENBLAS/MKL_NUM_THREADS, threadpoolctl and torch.set_num_threads.
 
 Workloads:
 """
+
 import argparse
 import json
 import math
@@ -41,26 +42,51 @@ RATIO = "autodiff / peer: > 1 means autodiff takes more time (or memory) than th
 
 def parse_args(argv):
     doc = __doc__ + "".join(f"  {name:13s} {m.DESCRIPTION}\n" for name, m in WORKLOADS.items())
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=doc,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("workloads", nargs="*", metavar="workload",
-                        help=f"one or more of {', '.join(WORKLOADS)} (default: all)")
-    parser.add_argument("--repeats", type=int, metavar="N",
-                        help="timed rounds per workload (default: each workload's own, e.g. 15 for the "
-                             "step workloads, 5 for digits-train (one seed each), 3 for memory, 1 for deep-chain)")
-    parser.add_argument("--smoke", action="store_true",
-                        help="tiny sizes, one repetition, no installing: peers that are missing are skipped")
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "workloads", nargs="*", metavar="workload", help=f"one or more of {', '.join(WORKLOADS)} (default: all)"
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        metavar="N",
+        help="timed rounds per workload (default: each workload's own, e.g. 15 for the "
+        "step workloads, 5 for digits-train (one seed each), 3 for memory, 1 for deep-chain)",
+    )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny sizes, one repetition, no installing: peers that are missing are skipped",
+    )
     parser.add_argument("--json", metavar="FILE", help="also write the results (and the machine) to FILE")
-    parser.add_argument("--peers", metavar="LIST",
-                        help="comma-separated peers to run (default: all; 'none': autodiff only): "
-                             + ", ".join(p for p in environment.PEER_MODULES))
-    parser.add_argument("--threads", type=int, metavar="N", default=os.cpu_count() or 1,
-                        help="BLAS/OpenMP threads for every engine (default: %(default)s, every CPU)")
+    parser.add_argument(
+        "--peers",
+        metavar="LIST",
+        help="comma-separated peers to run (default: all; 'none': autodiff only): "
+        + ", ".join(p for p in environment.PEER_MODULES),
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        default=os.cpu_count() or 1,
+        help="BLAS/OpenMP threads for every engine (default: %(default)s, every CPU)",
+    )
     parser.add_argument("--no-install", action="store_true", help="do not pip-install missing peers")
-    parser.add_argument("--against", metavar="REV",
-                        help="compare this tree's autodiff with the one at git revision REV instead of the peers")
-    parser.add_argument("--rounds", type=int, default=3, metavar="N",
-                        help="with --against: child runs per tree, alternating (default 3)")
+    parser.add_argument(
+        "--against",
+        metavar="REV",
+        help="compare this tree's autodiff with the one at git revision REV instead of the peers",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        metavar="N",
+        help="with --against: child runs per tree, alternating (default 3)",
+    )
     args = parser.parse_args(argv)
     unknown = [w for w in args.workloads if w not in WORKLOADS]
     if unknown:
@@ -80,35 +106,48 @@ def parse_args(argv):
 
 # --------------------------------------------------------------------------- output
 
+
 def table(rows, ratio_name="autodiff / peer", engine=ENGINE, peer="peer"):
     """Markdown: one line per workload, metric and peer (a line with no peer when there is none)."""
-    lines = [f"| workload | metric | unit | {engine} | {peer} | {peer}'s | {ratio_name} | paired |",
-             "| --- | --- | --- | ---: | --- | ---: | ---: | ---: |"]
+    lines = [
+        f"| workload | metric | unit | {engine} | {peer} | {peer}'s | {ratio_name} | paired |",
+        "| --- | --- | --- | ---: | --- | ---: | ---: | ---: |",
+    ]
     for r in rows:
         digits = r.get("digits", 3)
         engine = fmt(r["values"].get(ENGINE), digits)
         peers = [(k, v) for k, v in r["values"].items() if k != ENGINE] or [("—", None)]
         for peer, value in peers:
             ratio, paired = r["ratios"].get(peer), r.get("paired", {}).get(peer)
-            lines.append(f"| {r['workload']} | {r['metric']} | {r['unit']} | {engine} | {peer} | "
-                         f"{fmt(value, digits)} | {'' if ratio is None else f'{ratio:.2f}'} | "
-                         f"{'' if paired is None else f'{paired:.2f}'} |")
+            lines.append(
+                f"| {r['workload']} | {r['metric']} | {r['unit']} | {engine} | {peer} | "
+                f"{fmt(value, digits)} | {'' if ratio is None else f'{ratio:.2f}'} | "
+                f"{'' if paired is None else f'{paired:.2f}'} |"
+            )
     return "\n".join(lines)
 
 
 def describe(machine):
-    versions = ", ".join(f"{k} {machine[k]}" for k in ("python", "numpy", "torch", "autograd", "mygrad",
-                                                       "micrograd", "scikit-learn") if machine.get(k))
-    lines = [f"machine: {machine['cpu']}, {machine['cores']} cores"
-             + (f"; autodiff from {machine['autodiff_from']}" if machine.get("autodiff_from") else ""),
-             f"versions: {versions}",
-             f"threads: {machine['threads']} for every engine (OMP/OPENBLAS/MKL_NUM_THREADS, threadpoolctl, "
-             f"torch.set_num_threads); BLAS: {'; '.join(machine['blas'])}"
-             + (f"; torch intra-op threads: {machine['torch_threads']}" if "torch_threads" in machine else ""),
-             f"malloc: {machine.get('malloc', 'glibc defaults')}",
-             f"date: {machine['date']}"
-             + (f"; load average (1, 5, 15 min) at the end: {', '.join(f'{x:.2f}' for x in machine['load_average'])}"
-                if machine.get("load_average") else "")]
+    versions = ", ".join(
+        f"{k} {machine[k]}"
+        for k in ("python", "numpy", "torch", "autograd", "mygrad", "micrograd", "scikit-learn")
+        if machine.get(k)
+    )
+    lines = [
+        f"machine: {machine['cpu']}, {machine['cores']} cores"
+        + (f"; autodiff from {machine['autodiff_from']}" if machine.get("autodiff_from") else ""),
+        f"versions: {versions}",
+        f"threads: {machine['threads']} for every engine (OMP/OPENBLAS/MKL_NUM_THREADS, threadpoolctl, "
+        f"torch.set_num_threads); BLAS: {'; '.join(machine['blas'])}"
+        + (f"; torch intra-op threads: {machine['torch_threads']}" if "torch_threads" in machine else ""),
+        f"malloc: {machine.get('malloc', 'glibc defaults')}",
+        f"date: {machine['date']}"
+        + (
+            f"; load average (1, 5, 15 min) at the end: {', '.join(f'{x:.2f}' for x in machine['load_average'])}"
+            if machine.get("load_average")
+            else ""
+        ),
+    ]
     return "\n".join(lines)
 
 
@@ -124,10 +163,20 @@ def _clean(value):
 
 
 def write_json(path, rows, machine, args, mode="peers"):
-    report = {"mode": mode, "ratio": RATIO, "machine": machine,
-              "settings": {"workloads": args.workloads, "repeats": args.repeats, "smoke": args.smoke,
-                           "threads": args.threads, "peers": sorted(args.peers), "against": args.against},
-              "rows": rows}
+    report = {
+        "mode": mode,
+        "ratio": RATIO,
+        "machine": machine,
+        "settings": {
+            "workloads": args.workloads,
+            "repeats": args.repeats,
+            "smoke": args.smoke,
+            "threads": args.threads,
+            "peers": sorted(args.peers),
+            "against": args.against,
+        },
+        "rows": rows,
+    }
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w") as f:
         json.dump(_clean(report), f, indent=1)
@@ -135,31 +184,42 @@ def write_json(path, rows, machine, args, mode="peers"):
 
 # --------------------------------------------------------------------------- modes
 
+
 def warn_if_busy(args):
     """Timings mean little when other processes hold the cores that the BLAS threads need."""
     if not hasattr(os, "getloadavg") or args.smoke:
         return
     load, cores = os.getloadavg()[0], os.cpu_count() or 1
     if load > max(cores - args.threads, 0) + 1.0:
-        print(f"WARNING: load average {load:.2f} on {cores} cores before the run: other processes compete "
-              f"with the {args.threads} BLAS threads per engine, timings will be slow and noisy "
-              "(wait for an idle machine, or compare with --threads 1)", file=sys.stderr)
+        print(
+            f"WARNING: load average {load:.2f} on {cores} cores before the run: other processes compete "
+            f"with the {args.threads} BLAS threads per engine, timings will be slow and noisy "
+            "(wait for an idle machine, or compare with --threads 1)",
+            file=sys.stderr,
+        )
 
 
 def run_peers(args):
     if not (args.smoke or args.no_install):
         tried, ok = environment.ensure_peers()
         if tried and not ok:
-            print("WARNING: pip could not install every peer; those missing are reported as 'not installed'",
-                  file=sys.stderr)
+            print(
+                "WARNING: pip could not install every peer; those missing are reported as 'not installed'",
+                file=sys.stderr,
+            )
     installed = {p for p in args.peers if environment.available(p)}
     warn_if_busy(args)
     rows = []
     for name in args.workloads:
         module = WORKLOADS[name]
-        ctx = Context(smoke=args.smoke, repeats=args.repeats, peers=frozenset(installed),
-                      min_sample=0.0 if args.smoke else 0.05, settle=0.0 if args.smoke else SETTLE,
-                      log=lambda m: print(m, file=sys.stderr))
+        ctx = Context(
+            smoke=args.smoke,
+            repeats=args.repeats,
+            peers=frozenset(installed),
+            min_sample=0.0 if args.smoke else 0.05,
+            settle=0.0 if args.smoke else SETTLE,
+            log=lambda m: print(m, file=sys.stderr),
+        )
         print(f"running {name}...", file=sys.stderr, flush=True)
         start = time.perf_counter()
         new = module.run(ctx)
@@ -184,8 +244,9 @@ def _median(values):
 def run_against(args):
     """This tree's autodiff and REV's, each in child runs of this script (autodiff only), alternating."""
     with tempfile.TemporaryDirectory(prefix="autodiff-bench-") as old:
-        archive = subprocess.run(["git", "-C", ROOT, "archive", "--format=tar", args.against, "autodiff", "nn"],
-                                 capture_output=True)
+        archive = subprocess.run(
+            ["git", "-C", ROOT, "archive", "--format=tar", args.against, "autodiff", "nn"], capture_output=True
+        )
         if archive.returncode:
             sys.exit(f"git archive {args.against} failed: {archive.stderr.decode().strip()}")
         tar_path = os.path.join(old, "tree.tar")
@@ -200,8 +261,19 @@ def run_against(args):
         for i in range(args.rounds):
             for label, tree in trees.items():
                 out = os.path.join(old, f"round{i}-{len(runs[label])}.json")
-                cmd = [sys.executable, "-m", "benchmarks", *args.workloads, "--peers", "none", "--no-install",
-                       "--json", out, "--threads", str(args.threads)]
+                cmd = [
+                    sys.executable,
+                    "-m",
+                    "benchmarks",
+                    *args.workloads,
+                    "--peers",
+                    "none",
+                    "--no-install",
+                    "--json",
+                    out,
+                    "--threads",
+                    str(args.threads),
+                ]
                 cmd += ["--smoke"] if args.smoke else []
                 cmd += ["--repeats", str(args.repeats)] if args.repeats else []
                 print(f"round {i + 1}/{args.rounds}: {label}...", file=sys.stderr, flush=True)
@@ -224,11 +296,20 @@ def run_against(args):
         ratio = None
         if isinstance(ours, (int, float)) and isinstance(theirs, (int, float)) and theirs and r.get("ratio"):
             ratio = ours / theirs
-        rows.append({"workload": r["workload"], "metric": r["metric"], "unit": r["unit"],
-                     "values": {ENGINE: ours, args.against: theirs}, "ratios": {args.against: ratio},
-                     "ratio": r.get("ratio"),
-                     "samples": {label: [rs[i]["values"].get(ENGINE) for rs in results if i < len(rs)]
-                                 for label, results in runs.items()}})
+        rows.append(
+            {
+                "workload": r["workload"],
+                "metric": r["metric"],
+                "unit": r["unit"],
+                "values": {ENGINE: ours, args.against: theirs},
+                "ratios": {args.against: ratio},
+                "ratio": r.get("ratio"),
+                "samples": {
+                    label: [rs[i]["values"].get(ENGINE) for rs in results if i < len(rs)]
+                    for label, results in runs.items()
+                },
+            }
+        )
     for label, source in sources.items():
         print(f"{label}: autodiff imported from {source}", file=sys.stderr)
     return rows
@@ -244,8 +325,10 @@ def main(argv=None):
     else:
         rows = run_peers(args)
         print(table(rows))
-        print(f"\n(ratio: {RATIO}; the ratio of the medians. paired: the median of the same ratio "
-              "taken round by round, sample against sample)")
+        print(
+            f"\n(ratio: {RATIO}; the ratio of the medians. paired: the median of the same ratio "
+            "taken round by round, sample against sample)"
+        )
     machine = environment.machine()
     print(describe(machine))
     if args.json:

@@ -5,6 +5,7 @@ Every timed workload hands ``interleaved`` one zero-argument ``step`` per engine
 once, in turn (autodiff, peer 1, peer 2, ..., then again), so a change of machine
 load hits them all alike; the table reports the median of the rounds.
 """
+
 import json
 import math
 import os
@@ -58,8 +59,7 @@ def interleaved(steps, repeats, warmup=1, min_sample=0.05, caps=None, settle=SET
                 step()
             samples[name].append((time.perf_counter() - start) / n)
             time.sleep(settle)
-    return {name: {"median": statistics.median(s), "samples": s, "number": number[name]}
-            for name, s in samples.items()}
+    return {name: {"median": statistics.median(s), "samples": s, "number": number[name]} for name, s in samples.items()}
 
 
 def round_robin(jobs, repeats, settle=SETTLE):
@@ -164,8 +164,7 @@ def run_child(module, *args, timeout=900, tree=None):
     cmd = [sys.executable, "-m", module, *map(str, args)]
     tree = tree or engine_tree()
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=tree,
-                             env=child_env(tree))
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=tree, env=child_env(tree))
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout} s"}
     lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
@@ -181,6 +180,7 @@ def emit(result):
 
 
 # --------------------------------------------------------------------------- results
+
 
 def row(workload, metric, unit, values, ratio=True, notes=None, samples=None, checks=None, digits=3):
     """One line of the table: ``values`` is {engine: number or text}, ``autodiff`` first.
@@ -206,9 +206,19 @@ def row(workload, metric, unit, values, ratio=True, notes=None, samples=None, ch
         theirs = (samples or {}).get(name) or []
         pairs = [a / b for a, b in zip(ours, theirs) if _number(a) and _number(b) and b > 0]
         paired[name] = statistics.median(pairs) if ratio and ratios[name] is not None and pairs else None
-    return {"workload": workload, "metric": metric, "unit": unit, "values": values, "ratio": ratio, "ratios": ratios,
-            "paired": paired, "notes": notes or {}, "samples": samples or {}, "checks": checks or {},
-            "digits": digits}
+    return {
+        "workload": workload,
+        "metric": metric,
+        "unit": unit,
+        "values": values,
+        "ratio": ratio,
+        "ratios": ratios,
+        "paired": paired,
+        "notes": notes or {},
+        "samples": samples or {},
+        "checks": checks or {},
+        "digits": digits,
+    }
 
 
 def _number(x):

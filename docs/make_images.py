@@ -1,4 +1,5 @@
 """Regenerate the pictures in docs/img/: ``.venv/bin/python docs/make_images.py`` (needs ``dot``)."""
+
 import sys
 from pathlib import Path
 
@@ -39,7 +40,7 @@ def one_hidden_layer():
     h = named(ad.relu(z), "h")
     o = named(W2 @ h, "o")
     L = named(0.5 * ((o - y) ** 2).sum(), "L")
-    s = named(lam / 2 * ((W1 ** 2).sum() + (W2 ** 2).sum()), "s")
+    s = named(lam / 2 * ((W1**2).sum() + (W2**2).sum()), "s")
     J = named(L + s, "J")
     J.backward(retain_graph=True)
     return J
@@ -53,7 +54,7 @@ def deep_sigmoid():
         W = ad.Tensor(rng.normal(size=(8, 8)) / np.sqrt(8), requires_grad=True, name=f"layers.{k}.weight")
         with ad.scope(f"layers.{k}"):
             h = ad.sigmoid(h @ W)
-    return named((h ** 2).mean(), "loss")
+    return named((h**2).mean(), "loss")
 
 
 def mlp_batch_64():

@@ -4,6 +4,7 @@ IDEs and readers). ``tests/test_reference.py`` fails when either is out of date.
 
     .venv/bin/python docs/make_reference.py
 """
+
 import inspect
 import sys
 from pathlib import Path
@@ -26,24 +27,40 @@ def _first_paragraph(obj):
 
 def ops_page():
     """docs/ops.md: one row per catalogue entry, then the functions composed from them."""
-    lines = [f"<!-- {HEADER} -->", "# The operations", "",
-             "Every primitive operation, in the order of [`autodiff/ops.py`](../autodiff/ops.py), with its derivative "
-             "rule: z is the output, g = ∂L/∂z the gradient that reaches it, and each rule gives ∂L/∂ of each input. "
-             "A rule may return a gradient of the output's shape where an input was broadcast: the engine sums it "
-             "back (one place, not every rule).", "",
-             "| function | Tensor method | numpy dispatches | forward and rule |", "| --- | --- | --- | --- |"]
+    lines = [
+        f"<!-- {HEADER} -->",
+        "# The operations",
+        "",
+        "Every primitive operation, in the order of [`autodiff/ops.py`](../autodiff/ops.py), with its derivative "
+        "rule: z is the output, g = ∂L/∂z the gradient that reaches it, and each rule gives ∂L/∂ of each input. "
+        "A rule may return a gradient of the output's shape where an input was broadcast: the engine sums it "
+        "back (one place, not every rule).",
+        "",
+        "| function | Tensor method | numpy dispatches | forward and rule |",
+        "| --- | --- | --- | --- |",
+    ]
     made = set()
     for op in ops.CATALOGUE:
         if op.function is None:
             continue
         made.add(op.function)
         method = f"`x.{op.function}()`" if op.method else ""
-        ufunc = f"`np.{op.ufunc.__name__.replace('true_divide', 'divide')}`" if op.ufunc is not None else ""  # numpy 1's name
+        ufunc = (
+            f"`np.{op.ufunc.__name__.replace('true_divide', 'divide')}`" if op.ufunc is not None else ""
+        )  # numpy 1's name
         lines.append(f"| `autodiff.{op.function}` | {method} | {ufunc} | {_first_paragraph(op)} |")
-    lines += ["", "Operators on tensors use the same entries: `+ - * / ** @ -x abs(x) x[i]`, and in place "
-              "`+= -= *= /= **= x[i] = v`.", "", "## Composed from the operations", "",
-              "These are written with the operations above, so their gradients come from the rules above.", "",
-              "| function | Tensor method | what it is |", "| --- | --- | --- |"]
+    lines += [
+        "",
+        "Operators on tensors use the same entries: `+ - * / ** @ -x abs(x) x[i]`, and in place "
+        "`+= -= *= /= **= x[i] = v`.",
+        "",
+        "## Composed from the operations",
+        "",
+        "These are written with the operations above, so their gradients come from the rules above.",
+        "",
+        "| function | Tensor method | what it is |",
+        "| --- | --- | --- |",
+    ]
     composed = sorted(n for n in functions.__all__ if n not in made and callable(getattr(functions, n)))
     for name in composed:
         method = f"`x.{name}()`" if name in functions.METHODS else ""
@@ -51,11 +68,29 @@ def ops_page():
     return "\n".join(lines) + "\n"
 
 
-_RETURNS = {"item": "Any", "tolist": "Any", "numpy": "np.ndarray", "backward": "None", "__bool__": "bool",
-            "__len__": "int", "__iter__": "Iterator[Tensor]", "__repr__": "str", "__format__": "str",
-            "__float__": "float", "__int__": "int", "__index__": "int", "__array__": "np.ndarray", "__hash__": "int",
-            "__array_ufunc__": "Any", "__getstate__": "Any", "__setitem__": "None", "__init__": "None",
-            "retain_grad": "Tensor", "argmax": "Tensor", "argmin": "Tensor"}
+_RETURNS = {
+    "item": "Any",
+    "tolist": "Any",
+    "numpy": "np.ndarray",
+    "backward": "None",
+    "__bool__": "bool",
+    "__len__": "int",
+    "__iter__": "Iterator[Tensor]",
+    "__repr__": "str",
+    "__format__": "str",
+    "__float__": "float",
+    "__int__": "int",
+    "__index__": "int",
+    "__array__": "np.ndarray",
+    "__hash__": "int",
+    "__array_ufunc__": "Any",
+    "__getstate__": "Any",
+    "__setitem__": "None",
+    "__init__": "None",
+    "retain_grad": "Tensor",
+    "argmax": "Tensor",
+    "argmin": "Tensor",
+}
 _SLOTS = {"grad_fn": "ops.Op | None", "name": "str | None"}
 
 
@@ -79,7 +114,9 @@ def _signature(fn, name):
             text = f"{p.name}: Any = {_default(p.default)}"
         else:
             text = f"{p.name}: Any"
-        if p.kind is p.KEYWORD_ONLY and not any(q.kind in (q.KEYWORD_ONLY, q.VAR_POSITIONAL) for q in params[1:i + 1]):
+        if p.kind is p.KEYWORD_ONLY and not any(
+            q.kind in (q.KEYWORD_ONLY, q.VAR_POSITIONAL) for q in params[1 : i + 1]
+        ):
             parts.append("*")
         parts.append(text)
     return f"({', '.join(parts)})"
@@ -90,28 +127,49 @@ def _doc(obj, indent):
     if not doc:
         return " ..."
     body = "\n".join((indent + line) if line else "" for line in doc.replace('"""', "'''").splitlines())
-    return f'\n{indent}"""{body.strip()}"""' if "\n" not in doc else f'\n{indent}"""{body[len(indent):]}\n{indent}"""'
+    return f'\n{indent}"""{body.strip()}"""' if "\n" not in doc else f'\n{indent}"""{body[len(indent) :]}\n{indent}"""'
 
 
 def _members(cls):
     for name, value in sorted(vars(cls).items()):
         if name.startswith("_") and not (name.startswith("__") and name.endswith("__")):
             continue
-        if name in ("__module__", "__doc__", "__slots__", "__dict__", "__weakref__", "__qualname__",
-                    "__annotations__", "__firstlineno__", "__static_attributes__"):
+        if name in (
+            "__module__",
+            "__doc__",
+            "__slots__",
+            "__dict__",
+            "__weakref__",
+            "__qualname__",
+            "__annotations__",
+            "__firstlineno__",
+            "__static_attributes__",
+        ):
             continue
         yield name, value
 
 
 def tensor_stub():
     """autodiff/tensor.pyi: what tensor.py defines, and what autodiff.methods attaches to Tensor."""
-    out = [f"# {HEADER}", "# Tensor's operators and op methods are attached by autodiff/methods.py; this stub lists them.",
-           "from collections.abc import Iterator", "from typing import Any", "", "import numpy as np", "",
-           "from . import ops", "", "NON_LEAF_GRAD: str", ""]
+    out = [
+        f"# {HEADER}",
+        "# Tensor's operators and op methods are attached by autodiff/methods.py; this stub lists them.",
+        "from collections.abc import Iterator",
+        "from typing import Any",
+        "",
+        "import numpy as np",
+        "",
+        "from . import ops",
+        "",
+        "NON_LEAF_GRAD: str",
+        "",
+    ]
     for name in ("comparison", "numeric_array", "normalize_index"):
         fn = getattr(tensor, name)
-        params = ", ".join(f"{p.name}: Any" + (f" = {_default(p.default)}" if p.default is not p.empty else "")
-                           for p in inspect.signature(fn).parameters.values())
+        params = ", ".join(
+            f"{p.name}: Any" + (f" = {_default(p.default)}" if p.default is not p.empty else "")
+            for p in inspect.signature(fn).parameters.values()
+        )
         out.append(f"def {name}({params}) -> Any:{_doc(fn, '    ')}")
         out.append("")
     for cls in (tensor.Tensor, tensor.Constant):

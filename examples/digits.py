@@ -11,6 +11,7 @@ example prints the test accuracy and writes ``out/digits_mlp.npz`` (the weights)
 (the computation graph of one forward pass on a batch of 16, one box per layer) and
 ``out/f_x1_x2.svg``.
 """
+
 import argparse
 import os
 import time
@@ -40,13 +41,24 @@ def train_digits(epochs=30, batch_size=32, lr=3e-3, seed=0, dtype=np.float32, pr
     X_train, X_test, y_train, y_test = load_digits_split()
     nn.manual_seed(seed)
     model = nn.MLP(64, HIDDEN + [10], dtype=dtype)
-    optimizer = nn.optim.Adam([
-        {"params": nn.weights(model), "weight_decay": WEIGHT_DECAY},
-        {"params": nn.biases(model), "weight_decay": 0.0},
-    ], lr=lr)
-    history = nn.fit(model, X_train, y_train, loss=F.cross_entropy, optimizer=optimizer,
-                     epochs=epochs, batch_size=batch_size, validation=(X_test, y_test),
-                     progress=progress)
+    optimizer = nn.optim.Adam(
+        [
+            {"params": nn.weights(model), "weight_decay": WEIGHT_DECAY},
+            {"params": nn.biases(model), "weight_decay": 0.0},
+        ],
+        lr=lr,
+    )
+    history = nn.fit(
+        model,
+        X_train,
+        y_train,
+        loss=F.cross_entropy,
+        optimizer=optimizer,
+        epochs=epochs,
+        batch_size=batch_size,
+        validation=(X_test, y_test),
+        progress=progress,
+    )
     test_accuracy = nn.evaluate(model, X_test, y_test)["accuracy"]
     return model, history, test_accuracy
 
@@ -91,8 +103,14 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     tuned = autodiff.tune_allocator()
-    print("autodiff.tune_allocator(): " + ("glibc's mmap and trim thresholds are fixed for this process" if tuned else
-          "changed nothing (not glibc, or MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ set in the environment)"))
+    print(
+        "autodiff.tune_allocator(): "
+        + (
+            "glibc's mmap and trim thresholds are fixed for this process"
+            if tuned
+            else "changed nothing (not glibc, or MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ set in the environment)"
+        )
+    )
     os.makedirs(args.out, exist_ok=True)
     from gradient_and_graph import main as gradient_and_graph  # examples/, beside this file: run as a script
 

@@ -6,15 +6,16 @@ demo and onnx extras: ``pip install 'autodiff[demo,onnx]'``. The model is
 the same 75/25 split); the ONNX file is written to ``out/digits_mlp.onnx`` and
 run by onnxruntime on the 450 test images at once.
 """
+
 import argparse
 import os
 import sys
 import time
 
 import numpy as np
+from digits import load_digits_split, train_digits  # examples/, beside this file: run as a script
 
 import nn
-from digits import load_digits_split, train_digits  # examples/, beside this file: run as a script
 
 
 def main(argv=None):

@@ -4,6 +4,7 @@ Run with ``python examples/gradient_and_graph.py [out_dir]``; with ``out_dir`` t
 is drawn to ``out_dir/f_x1_x2.svg`` (Graphviz's ``dot`` renders it). ``make demo``
 (``examples/digits.py``) runs it first.
 """
+
 import math
 import os
 import sys

@@ -8,6 +8,7 @@ Where things live: ``module`` (Module, Parameter, ModuleList, Sequential),
 from_torch, export_onnx), ``rng`` (the global generator). The digits example is
 ``examples/digits.py``.
 """
+
 from . import data, functional, init, optim
 from .interop import export_onnx, from_torch, to_torch
 from .layers import MLP, Flatten, Identity, Linear, ReLU, Sigmoid, Tanh
@@ -18,10 +19,37 @@ from .serialization import CheckpointError, load, save
 from .train import History, TrainingDiverged, accuracy, evaluate, fit, predict
 
 __all__ = [
-    "data", "functional", "init", "optim",
-    "Module", "Parameter", "ModuleList", "Sequential", "weights", "biases",
-    "Linear", "ReLU", "Tanh", "Sigmoid", "Identity", "Flatten", "MLP",
-    "MSELoss", "CrossEntropyLoss", "BCEWithLogitsLoss",
-    "manual_seed", "save", "load", "CheckpointError", "to_torch", "from_torch", "export_onnx",
-    "fit", "evaluate", "predict", "accuracy", "History", "TrainingDiverged",
+    "data",
+    "functional",
+    "init",
+    "optim",
+    "Module",
+    "Parameter",
+    "ModuleList",
+    "Sequential",
+    "weights",
+    "biases",
+    "Linear",
+    "ReLU",
+    "Tanh",
+    "Sigmoid",
+    "Identity",
+    "Flatten",
+    "MLP",
+    "MSELoss",
+    "CrossEntropyLoss",
+    "BCEWithLogitsLoss",
+    "manual_seed",
+    "save",
+    "load",
+    "CheckpointError",
+    "to_torch",
+    "from_torch",
+    "export_onnx",
+    "fit",
+    "evaluate",
+    "predict",
+    "accuracy",
+    "History",
+    "TrainingDiverged",
 ]

@@ -1,4 +1,5 @@
 """Minibatches: one pass over a data set in batches, each sample drawn exactly once per epoch."""
+
 import numpy as np
 
 from .rng import generator
@@ -29,5 +30,5 @@ def minibatches(X, y, batch_size, shuffle=True, rng=None, drop_last=False):
     order = generator(rng).permutation(n) if shuffle else np.arange(n)
     stop = n - n % batch_size if drop_last else n
     for start in range(0, stop, batch_size):
-        idx = order[start:start + batch_size]
+        idx = order[start : start + batch_size]
         yield X[idx], y[idx]

@@ -5,14 +5,24 @@ arrays or numbers are converted to the input's dtype, so a float32 model gives a
 float32 loss. A single score per sample may come as shape (N, 1) for targets of
 shape (N,): it is read as (N,).
 """
+
 import numpy as np
 
 import autodiff as ad
 from autodiff import log_softmax, relu, sigmoid, softmax, tanh  # noqa: F401  (activations, re-exported)
 
 __all__ = [
-    "linear", "relu", "tanh", "sigmoid", "softmax", "log_softmax", "mse_loss", "cross_entropy",
-    "binary_cross_entropy_with_logits", "hinge_loss", "l2_penalty",
+    "linear",
+    "relu",
+    "tanh",
+    "sigmoid",
+    "softmax",
+    "log_softmax",
+    "mse_loss",
+    "cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "hinge_loss",
+    "l2_penalty",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -53,7 +63,8 @@ def _pair(input, target, fn):
         else:
             raise ValueError(
                 f"{fn}: input shape {input.shape} and target shape {target.shape} differ "
-                "(they must be equal; an input of shape (N, 1) may go with targets of shape (N,))")
+                "(they must be equal; an input of shape (N, 1) may go with targets of shape (N,))"
+            )
     return input, target
 
 
@@ -82,11 +93,13 @@ def cross_entropy(logits, labels, reduction="mean"):
     if labels.shape != (n,):
         raise ValueError(
             f"cross_entropy: labels must have shape (N,) = ({n},) for logits of shape {logits.shape}, "
-            f"got {labels.shape}")
+            f"got {labels.shape}"
+        )
     if n and (labels.min() < 0 or labels.max() >= classes):
         raise ValueError(
             f"cross_entropy: labels must lie in [0, {classes}) for {classes} classes, "
-            f"got values from {labels.min()} to {labels.max()}")
+            f"got values from {labels.min()} to {labels.max()}"
+        )
     if logits.dtype.kind != "f":
         logits = logits.astype(np.float64)
     return ad.cross_entropy(logits, labels, reduction)

@@ -4,6 +4,7 @@ For a weight of shape (out, in): fan_in = in, fan_out = out. Each function
 fills the tensor from ``rng`` (a Generator or a seed; default: the global
 generator that ``nn.manual_seed`` resets) and returns it.
 """
+
 import math
 
 import autodiff as ad
@@ -22,15 +23,16 @@ def calculate_gain(nonlinearity, param=None):
     if nonlinearity not in _GAINS:
         raise ValueError(
             f"unsupported nonlinearity {nonlinearity!r}: choose from "
-            + ", ".join(repr(k) for k in sorted(_GAINS)) + ", 'leaky_relu'")
+            + ", ".join(repr(k) for k in sorted(_GAINS))
+            + ", 'leaky_relu'"
+        )
     return _GAINS[nonlinearity]
 
 
 def fans(tensor):
     """(fan_in, fan_out) of a weight of shape (out, in, ...): each times the product of the trailing axes."""
     if tensor.ndim < 2:
-        raise ValueError(
-            f"fan in and fan out need a tensor with at least 2 axes, got shape {tensor.shape}")
+        raise ValueError(f"fan in and fan out need a tensor with at least 2 axes, got shape {tensor.shape}")
     receptive = math.prod(tensor.shape[2:])
     return tensor.shape[1] * receptive, tensor.shape[0] * receptive
 

@@ -10,6 +10,7 @@ the same ``layers`` attribute); every other supported module becomes its
 torch and onnx are imported inside these functions only, so ``import nn`` does
 not load them; when one is missing the error names the extra that installs it.
 """
+
 import numpy as np
 
 import autodiff as ad
@@ -20,7 +21,7 @@ from .serialization import atomic_write
 
 __all__ = ["to_torch", "from_torch", "export_onnx", "ONNX_OPSET"]
 
-ONNX_OPSET = 17      # Gemm, MatMul, Add, Relu, Tanh, Sigmoid, Flatten, Reshape, Identity: all stable since
+ONNX_OPSET = 17  # Gemm, MatMul, Add, Relu, Tanh, Sigmoid, Flatten, Reshape, Identity: all stable since
 ONNX_IR_VERSION = 8  # the IR version released with opset 17 (onnx 1.12), so older runtimes read the files too
 
 _ACTIVATIONS = {ReLU: "ReLU", Tanh: "Tanh", Sigmoid: "Sigmoid", Identity: "Identity"}
@@ -38,7 +39,8 @@ def _require(module, extra, caller):
         raise ModuleNotFoundError(
             f"{caller} needs the '{module}' package, which is not installed: pip install 'autodiff[{extra}]' "
             "(or 'autodiff[export]' for torch, onnx, onnxruntime and safetensors together)",
-            name=module) from error
+            name=module,
+        ) from error
 
 
 def _at(path):
@@ -55,7 +57,8 @@ def _check_contents(module, path, caller, counterpart):
     if extra:
         raise TypeError(
             f"{caller}: {type(module).__name__}{_at(path)} holds {', '.join(extra)}, which {counterpart} "
-            "has no place for; keep extra parameters and layers in modules of their own")
+            "has no place for; keep extra parameters and layers in modules of their own"
+        )
 
 
 # -- PyTorch ---------------------------------------------------------------------------------------
@@ -109,7 +112,8 @@ def to_torch(model):
     torch = _require("torch", "torch", "nn.to_torch")
     if not isinstance(model, Module):
         raise TypeError(
-            f"nn.to_torch expects an nn.Module, got {type(model).__name__} (for a torch module use nn.from_torch)")
+            f"nn.to_torch expects an nn.Module, got {type(model).__name__} (for a torch module use nn.from_torch)"
+        )
     return _to_torch(model, "", torch, {})
 
 
@@ -123,9 +127,11 @@ def _to_torch(module, path, torch, memo):
         if dtype.name not in _FLOATS:
             raise TypeError(
                 f"nn.to_torch: Linear{_at(path)} has dtype {dtype}, which PyTorch does not have; "
-                "build it with dtype=np.float32 or np.float64")
-        converted = torch.nn.Linear(module.in_features, module.out_features, bias=module.bias is not None,
-                                    device="meta")  # no initialisation: the weights are ours
+                "build it with dtype=np.float32 or np.float64"
+            )
+        converted = torch.nn.Linear(
+            module.in_features, module.out_features, bias=module.bias is not None, device="meta"
+        )  # no initialisation: the weights are ours
         converted.weight = _torch_parameter(module.weight, torch)
         if module.bias is not None:
             converted.bias = _torch_parameter(module.bias, torch)
@@ -147,7 +153,8 @@ def _to_torch(module, path, torch, memo):
         raise TypeError(
             f"nn.to_torch: {kind.__name__}{_at(path)} has no PyTorch counterpart; to_torch converts "
             f"{_CONVERTS}, and modules built from them. Write {kind.__name__} as a torch.nn.Module with "
-            "the same attribute names, then load model.state_dict() into it")
+            "the same attribute names, then load model.state_dict() into it"
+        )
     converted.training = module.training
     memo[id(module)] = converted
     return converted
@@ -174,7 +181,8 @@ def from_torch(module):
     torch = _require("torch", "torch", "nn.from_torch")
     if not isinstance(module, torch.nn.Module):
         raise TypeError(
-            f"nn.from_torch expects a torch.nn.Module, got {type(module).__name__} (for an nn model use nn.to_torch)")
+            f"nn.from_torch expects a torch.nn.Module, got {type(module).__name__} (for an nn model use nn.to_torch)"
+        )
     return _from_torch(module, "", torch, {})
 
 
@@ -188,19 +196,29 @@ def _from_torch(module, path, torch, memo):
     if not (is_mlp or kind in (torch.nn.Linear, torch.nn.Flatten, *containers, *activations)):
         raise TypeError(
             f"nn.from_torch: {name}{_at(path)} has no counterpart in nn; from_torch converts torch.nn.Sequential, "
-            "ModuleList, Linear, ReLU, Tanh, Sigmoid, Flatten and Identity, and modules built from them")
-    own = [f"parameter '{n}'" for n, p in module._parameters.items()
-           if p is not None and not (kind is torch.nn.Linear and n in ("weight", "bias"))]
+            "ModuleList, Linear, ReLU, Tanh, Sigmoid, Flatten and Identity, and modules built from them"
+        )
+    own = [
+        f"parameter '{n}'"
+        for n, p in module._parameters.items()
+        if p is not None and not (kind is torch.nn.Linear and n in ("weight", "bias"))
+    ]
     own += [f"buffer '{n}'" for n, b in module._buffers.items() if b is not None]
     if kind not in containers:
         own += [f"sub-module '{n}'" for n in module._modules if not (is_mlp and n == "layers")]
     if own:
         raise TypeError(
             f"nn.from_torch: {name}{_at(path)} holds {', '.join(own)}, which nn.{'MLP' if is_mlp else name} "
-            "has no place for")
+            "has no place for"
+        )
     if kind is torch.nn.Linear:
-        converted = Linear(module.in_features, module.out_features, bias=module.bias is not None,
-                           dtype=_numpy_dtype(module.weight, path, torch), rng=0)  # rng=0: leaves nn's generator alone
+        converted = Linear(
+            module.in_features,
+            module.out_features,
+            bias=module.bias is not None,
+            dtype=_numpy_dtype(module.weight, path, torch),
+            rng=0,
+        )  # rng=0: leaves nn's generator alone
         converted.weight = _our_parameter(module.weight)
         if module.bias is not None:
             converted.bias = _our_parameter(module.bias)
@@ -226,7 +244,8 @@ def _numpy_dtype(weight, path, torch):
     if weight.dtype not in names:
         raise TypeError(
             f"nn.from_torch: Linear{_at(path)} has dtype {weight.dtype}, which numpy does not have; "
-            "convert it first (module.float() or module.double())")
+            "convert it first (module.float() or module.double())"
+        )
     return np.dtype(names[weight.dtype])
 
 
@@ -255,12 +274,14 @@ def export_onnx(model, path, example_input):
     x = np.asarray(example_input.data if isinstance(example_input, ad.Tensor) else example_input)
     if x.ndim == 0:
         raise ValueError(
-            "nn.export_onnx: example_input must have a batch axis first, e.g. shape (1, features); got a 0-d array")
+            "nn.export_onnx: example_input must have a batch axis first, e.g. shape (1, features); got a 0-d array"
+        )
     dtypes = sorted({p.dtype.name for p in model.parameters()})
     if len(dtypes) > 1:
         raise TypeError(
             f"nn.export_onnx: the model mixes parameter dtypes {', '.join(dtypes)}; an ONNX graph needs one, "
-            "so build every layer with the same dtype")
+            "so build every layer with the same dtype"
+        )
     dtype = np.dtype(dtypes[0] if dtypes else (x.dtype if x.dtype.kind == "f" else np.float64))
     if dtype.name not in _FLOATS:
         raise TypeError(f"nn.export_onnx: dtype {dtype} has no ONNX tensor type; use float32 or float64")
@@ -281,13 +302,18 @@ def export_onnx(model, path, example_input):
     elem_type = onnx.helper.np_dtype_to_tensor_dtype(dtype)
     proto = onnx.helper.make_model(
         onnx.helper.make_graph(
-            graph.nodes, type(model).__name__,
+            graph.nodes,
+            type(model).__name__,
             [onnx.helper.make_tensor_value_info("input", elem_type, ["batch", *x.shape[1:]])],
             [onnx.helper.make_tensor_value_info("output", elem_type, list(shape))],
-            initializer=graph.initializers),
-        opset_imports=[onnx.helper.make_opsetid("", ONNX_OPSET)], ir_version=ONNX_IR_VERSION,
-        producer_name="autodiff.nn", producer_version=ad.__version__,
-        doc_string=f"{type(model).__name__} exported by nn.export_onnx")
+            initializer=graph.initializers,
+        ),
+        opset_imports=[onnx.helper.make_opsetid("", ONNX_OPSET)],
+        ir_version=ONNX_IR_VERSION,
+        producer_name="autodiff.nn",
+        producer_version=ad.__version__,
+        doc_string=f"{type(model).__name__} exported by nn.export_onnx",
+    )
     onnx.checker.check_model(proto, full_check=True)
     return atomic_write(path, lambda f: f.write(proto.SerializeToString()))
 
@@ -329,7 +355,8 @@ class _OnnxGraph:
             if len(shape) < 2:
                 raise ValueError(
                     f"nn.export_onnx: Linear{_at(path)} gets inputs of shape {shape}, whose only axis is the batch "
-                    "axis; give example_input a feature axis after the batch axis")
+                    "axis; give example_input a feature axis after the batch axis"
+                )
             inputs = [value, self.parameter(module.weight)]
             bias = [] if module.bias is None else [self.parameter(module.bias)]
             if len(shape) == 2:
@@ -344,21 +371,22 @@ class _OnnxGraph:
             return self.node(_ONNX_OPS[kind], [value], where), shape
         if kind is Flatten:
             start, end = module.dims(len(shape))
-            merged = shape[start:end + 1]
+            merged = shape[start : end + 1]
             size = int(np.prod(merged)) if all(isinstance(d, int) for d in merged) else None
-            out = (*shape[:start], size, *shape[end + 1:])
+            out = (*shape[:start], size, *shape[end + 1 :])
             if start == end:
                 return self.node("Identity", [value], where), shape
             if start == 1 and end == len(shape) - 1:
                 return self.node("Flatten", [value], where, axis=1), out
             # 0 copies an input axis (the batch axis among them), -1 is the merged one; the rest are fixed.
-            target = np.array([0] * start + [-1] + list(shape[end + 1:]), dtype=np.int64)
+            target = np.array([0] * start + [-1] + list(shape[end + 1 :]), dtype=np.int64)
             name = f"{where}/shape"
             self.initializers.append(self.onnx.numpy_helper.from_array(target, name))
             return self.node("Reshape", [value, name], where), out
         raise TypeError(
             f"nn.export_onnx: {kind.__name__}{_at(path)} has no ONNX translation; export_onnx handles "
-            f"{_EXPORTS}, and modules built from them")
+            f"{_EXPORTS}, and modules built from them"
+        )
 
     def finish(self, value):
         """Name the last value "output" (through an Identity node when the model computes nothing)."""

@@ -1,4 +1,5 @@
 """Layers: ``Linear``, the activations as modules, ``Flatten`` and ``MLP``."""
+
 import math
 
 import numpy as np
@@ -48,8 +49,7 @@ class Linear(Module):
 
     def extra_repr(self):
         dtype = "" if self.weight.dtype == np.float64 else f", dtype={self.weight.dtype.name}"
-        return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"bias={self.bias is not None}{dtype}")
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}{dtype}"
 
 
 class ReLU(Module):
@@ -102,19 +102,21 @@ class Flatten(Module):
         if not (-n <= start < n and -n <= end < n):
             raise IndexError(
                 f"Flatten(start_dim={start}, end_dim={end}): dimension out of range for a {ndim}-d input "
-                f"(expected to be in range of [{-n}, {n - 1}])")
+                f"(expected to be in range of [{-n}, {n - 1}])"
+            )
         start, end = start % n, end % n
         if start > end:
             raise ValueError(
                 f"Flatten(start_dim={self.start_dim}, end_dim={self.end_dim}): start_dim comes after "
-                f"end_dim for a {ndim}-d input")
+                f"end_dim for a {ndim}-d input"
+            )
         return start, end
 
     def forward(self, x):
         x = ad.as_tensor(x)
         start, end = self.dims(x.ndim)
         shape = x.shape or (1,)
-        return ad.reshape(x, shape[:start] + (math.prod(shape[start:end + 1]),) + shape[end + 1:])
+        return ad.reshape(x, shape[:start] + (math.prod(shape[start : end + 1]),) + shape[end + 1 :])
 
     def extra_repr(self):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
@@ -137,7 +139,9 @@ class MLP(Module):
             if activation not in ACTIVATIONS:
                 raise ValueError(
                     f"MLP: unknown activation {activation!r}: choose from "
-                    + ", ".join(repr(k) for k in ACTIVATIONS) + " or pass a Module class")
+                    + ", ".join(repr(k) for k in ACTIVATIONS)
+                    + " or pass a Module class"
+                )
             activation = ACTIVATIONS[activation]
         nouts = list(nouts)
         if not nouts:

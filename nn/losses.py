@@ -1,4 +1,5 @@
 """Losses as modules, for the ones PyTorch has as classes: ``loss_fn = nn.CrossEntropyLoss(); loss_fn(logits, y)``."""
+
 from . import functional as F
 from .module import Module
 

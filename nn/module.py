@@ -6,6 +6,7 @@ order, under dotted names: ``layers.0.weight``. Each parameter's ``.name`` is it
 path from the outermost module holding it, so graph drawings label it the way
 ``named_parameters()`` does.
 """
+
 import threading
 import weakref
 from collections import namedtuple
@@ -65,15 +66,15 @@ class Module:
         elif registry is not None and name in registry:
             if value is not None:
                 raise TypeError(
-                    f"cannot assign {type(value).__name__} as parameter '{name}' "
-                    "(nn.Parameter or None expected)")
+                    f"cannot assign {type(value).__name__} as parameter '{name}' (nn.Parameter or None expected)"
+                )
             del registry[name]
             object.__setattr__(self, name, None)
         elif registry is not None and name in self._modules:
             if value is not None:
                 raise TypeError(
-                    f"cannot assign {type(value).__name__} as child module '{name}' "
-                    "(nn.Module or None expected)")
+                    f"cannot assign {type(value).__name__} as child module '{name}' (nn.Module or None expected)"
+                )
             self._remove_module(name)
             object.__setattr__(self, name, None)
         else:
@@ -240,7 +241,8 @@ class Module:
         if not isinstance(state_dict, Mapping):
             raise TypeError(
                 f"state_dict must be a dict of parameter name -> array (as state_dict() or nn.load give), "
-                f"got {type(state_dict).__name__}")
+                f"got {type(state_dict).__name__}"
+            )
         params = dict(self.named_parameters())
         missing = [k for k in params if k not in state_dict]
         unexpected = [k for k in state_dict if k not in params]
@@ -256,7 +258,8 @@ class Module:
             elif array.shape != param.shape:
                 problems.append(
                     f"size mismatch for '{key}': the checkpoint has shape {array.shape}, "
-                    f"the model has shape {param.shape}")
+                    f"the model has shape {param.shape}"
+                )
             arrays[key] = array
         if strict:
             if missing:
@@ -264,8 +267,7 @@ class Module:
             if unexpected:
                 problems.append("unexpected keys: " + ", ".join(f"'{k}'" for k in unexpected))
         if problems:
-            raise RuntimeError(
-                f"Error(s) in loading state_dict for {type(self).__name__}:\n  " + "\n  ".join(problems))
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n  " + "\n  ".join(problems))
         with ad.no_grad():
             for key, array in arrays.items():
                 params[key][...] = array
@@ -303,7 +305,8 @@ def _check_name(name, module):
     if "_parameters" not in module.__dict__:
         raise AttributeError(
             f"cannot register '{name}' before Module.__init__() call: "
-            "call super().__init__() first in your module's __init__")
+            "call super().__init__() first in your module's __init__"
+        )
 
 
 class ModuleList(Module):

@@ -9,6 +9,7 @@ The state (momentum buffers, moment estimates) is kept as numpy arrays.
 changed to a bad value, a gradient of the wrong shape, a state dict of another model)
 leaves the parameters and the optimizer's state as they were.
 """
+
 import math
 import numbers
 
@@ -31,8 +32,7 @@ class Optimizer:
 
     def __init__(self, params, defaults):
         if isinstance(params, ad.Tensor):
-            raise TypeError(
-                "params must be an iterable of Tensors or of dicts, got a single Tensor: wrap it in a list")
+            raise TypeError("params must be an iterable of Tensors or of dicts, got a single Tensor: wrap it in a list")
         self.defaults = defaults
         self.param_groups = []
         self.state = {}  # id(param) -> dict of arrays and counters
@@ -55,7 +55,8 @@ class Optimizer:
                 raise TypeError(f"optimizer params must be Tensors, got {type(p).__name__}")
             if not p.is_leaf:
                 raise ValueError(
-                    "can't optimize a non-leaf Tensor (one computed from others); optimize the leaves it came from")
+                    "can't optimize a non-leaf Tensor (one computed from others); optimize the leaves it came from"
+                )
         unknown = set(group) - set(self.defaults) - {"params"}
         if unknown:
             raise TypeError(f"unknown settings in parameter group: {', '.join(sorted(unknown))}")
@@ -125,8 +126,11 @@ class Optimizer:
             for p in group["params"]:
                 index.setdefault(id(p), len(index))
             groups.append(dict(group, params=[index[id(p)] for p in group["params"]]))
-        state = {index[key]: {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in s.items()}
-                 for key, s in self.state.items() if key in index}
+        state = {
+            index[key]: {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in s.items()}
+            for key, s in self.state.items()
+            if key in index
+        }
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict):
@@ -138,18 +142,22 @@ class Optimizer:
         if not isinstance(state_dict, dict) or set(state_dict) != {"state", "param_groups"}:
             raise ValueError(
                 "an optimizer state dict is a dict with the entries 'state' and 'param_groups' "
-                "(what optimizer.state_dict() returns)")
+                "(what optimizer.state_dict() returns)"
+            )
         groups = state_dict["param_groups"]
         if [len(g["params"]) for g in groups] != [len(g["params"]) for g in self.param_groups]:
             raise ValueError(
                 "the state dict's parameter groups do not match this optimizer's: sizes "
-                f"{[len(g['params']) for g in groups]} vs {[len(g['params']) for g in self.param_groups]}")
+                f"{[len(g['params']) for g in groups]} vs {[len(g['params']) for g in self.param_groups]}"
+            )
         params = [p for g in self.param_groups for p in g["params"]]
         new_groups = []
         for saved, group in zip(groups, self.param_groups):
             unknown = set(saved) - set(self.defaults) - {"params"}
             if unknown:
-                raise ValueError(f"the state dict has settings this optimizer does not know: {', '.join(sorted(unknown))}")
+                raise ValueError(
+                    f"the state dict has settings this optimizer does not know: {', '.join(sorted(unknown))}"
+                )
             new_group = dict(group, **{k: v for k, v in saved.items() if k != "params"})
             self._validate(new_group)
             new_groups.append(new_group)
@@ -161,7 +169,8 @@ class Optimizer:
                 if isinstance(value, np.ndarray) and value.shape != params[i].shape:
                     raise ValueError(
                         f"the state dict's {name!r} for parameter {i} ({_label(params[i])}) has shape "
-                        f"{value.shape}, the parameter {params[i].shape}")
+                        f"{value.shape}, the parameter {params[i].shape}"
+                    )
             new_state[id(params[i])] = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in entries.items()}
         for group, new_group in zip(self.param_groups, new_groups):
             group.update(new_group)
@@ -194,7 +203,7 @@ def _shrink_and_subtract(w, keep, a, g):
     scratch = np.empty(_CHUNK, dtype=np.result_type(g.dtype, w.dtype))
     for start in range(0, flat_w.size, _CHUNK):
         stop = min(start + _CHUNK, flat_w.size)
-        part, w_part = scratch[:stop - start], flat_w[start:stop]
+        part, w_part = scratch[: stop - start], flat_w[start:stop]
         np.multiply(flat_g[start:stop], a, out=part)
         if keep != 1:
             w_part *= keep

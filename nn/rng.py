@@ -1,4 +1,5 @@
 """The package's random generator: what initialisation and shuffling draw from unless given ``rng=``."""
+
 import numpy as np
 
 _global = np.random.default_rng()

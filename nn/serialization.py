@@ -13,6 +13,7 @@ little-endian header length, a JSON header {name: {"dtype", "shape",
 "data_offsets"}} (plus "__metadata__"), then the raw little-endian bytes of
 every tensor, back to back.
 """
+
 import json
 import math
 import os
@@ -103,8 +104,8 @@ def _entry(npz, key, path):
     except ValueError as error:
         if "allow_pickle" in str(error):
             raise CheckpointError(
-                f"{path}: entry {key!r} holds pickled Python objects; refusing to load it "
-                "(nn.load never unpickles)") from None
+                f"{path}: entry {key!r} holds pickled Python objects; refusing to load it (nn.load never unpickles)"
+            ) from None
         raise
     if not isinstance(value, np.ndarray):  # numpy hands back members not named *.npy as raw bytes
         raise CheckpointError(f"{path}: entry {key!r} is not a .npy array, so this is not an nn checkpoint")
@@ -114,8 +115,17 @@ def _entry(npz, key, path):
 # What reading a damaged zip can raise: zipfile reports a mangled header as an unsupported
 # feature (NotImplementedError: "zip file version 16.0", "compression method") or as an
 # encrypted member (RuntimeError), numpy a bad .npy header as ValueError.
-_DAMAGED = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, OSError, KeyError,
-            NotImplementedError, RuntimeError, zlib.error)
+_DAMAGED = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    EOFError,
+    ValueError,
+    OSError,
+    KeyError,
+    NotImplementedError,
+    RuntimeError,
+    zlib.error,
+)
 
 
 def load(path):
@@ -137,46 +147,57 @@ def load(path):
     if head[:1] == b"\x80":
         raise CheckpointError(
             f"{path} looks like a Python pickle, not an nn checkpoint; nn.load never unpickles "
-            "(unpickling can run arbitrary code)")
+            "(unpickling can run arbitrary code)"
+        )
     if _is_safetensors(path):
         if head[:4] == b"PK\x03\x04":
-            raise CheckpointError(
-                f"{path} is an .npz (zip) file, not safetensors: rename it to end in .npz to load it")
+            raise CheckpointError(f"{path} is an .npz (zip) file, not safetensors: rename it to end in .npz to load it")
         return _load_safetensors(path)
     if head[:4] != b"PK\x03\x04":
         hint = " (it looks like safetensors: rename it to end in .safetensors)" if head[8:9] == b"{" else ""
         raise CheckpointError(
-            f"{path} is not an nn checkpoint: not an .npz (zip) file (it starts with {head[:4]!r}){hint}")
+            f"{path} is not an nn checkpoint: not an .npz (zip) file (it starts with {head[:4]!r}){hint}"
+        )
     try:
         with np.load(path, allow_pickle=False) as npz:
             if FORMAT_KEY not in npz.files:
                 raise CheckpointError(
                     f"{path} is an .npz file but not an nn checkpoint (no {FORMAT_KEY!r} entry; "
-                    "was it written by nn.save?)")
+                    "was it written by nn.save?)"
+                )
             fmt = _entry(npz, FORMAT_KEY, path)
             if fmt.shape != () or fmt.dtype.kind != "U" or str(fmt) != FORMAT:
-                raise CheckpointError(
-                    f"{path} has unsupported format {str(fmt)!r} (this version reads {FORMAT!r})")
+                raise CheckpointError(f"{path} has unsupported format {str(fmt)!r} (this version reads {FORMAT!r})")
             return {key: _entry(npz, key, path) for key in npz.files if key != FORMAT_KEY}
     except CheckpointError:
         raise
     except MemoryError as error:  # a damaged header can declare an absurd shape
         raise CheckpointError(
             f"{path}: an entry declares an array too large to load ({error}); "
-            "the file is corrupt or not meant for this machine") from None
+            "the file is corrupt or not meant for this machine"
+        ) from None
     except _DAMAGED as error:
         raise CheckpointError(
-            f"{path} is truncated or corrupt ({type(error).__name__}: {error}); "
-            "it cannot be read as an nn checkpoint") from error
+            f"{path} is truncated or corrupt ({type(error).__name__}: {error}); it cannot be read as an nn checkpoint"
+        ) from error
 
 
 # -- safetensors -------------------------------------------------------------------------------
 
 # The format's dtype names; BF16 and the F8 types have no numpy dtype, complex numbers no safetensors one.
 _SAFETENSORS_DTYPES = {
-    "BOOL": np.bool_, "U8": np.uint8, "I8": np.int8, "U16": np.uint16, "I16": np.int16,
-    "U32": np.uint32, "I32": np.int32, "U64": np.uint64, "I64": np.int64,
-    "F16": np.float16, "F32": np.float32, "F64": np.float64,
+    "BOOL": np.bool_,
+    "U8": np.uint8,
+    "I8": np.int8,
+    "U16": np.uint16,
+    "I16": np.int16,
+    "U32": np.uint32,
+    "I32": np.int32,
+    "U64": np.uint64,
+    "I64": np.int64,
+    "F16": np.float16,
+    "F32": np.float32,
+    "F64": np.float64,
 }
 _NOT_IN_NUMPY = ("BF16", "F8_E4M3", "F8_E5M2", "F8_E8M0", "F6_E2M3", "F6_E3M2", "F4")
 _SAFETENSORS_NAMES = {np.dtype(dtype): name for name, dtype in _SAFETENSORS_DTYPES.items()}
@@ -200,7 +221,8 @@ def _safetensors_header(arrays):
         if name is None:
             raise ValueError(
                 f"cannot save entry {key!r} as safetensors: the format has no {array.dtype} dtype "
-                "(save it to an .npz file instead)")
+                "(save it to an .npz file instead)"
+            )
         array = np.asarray(array, dtype=array.dtype.newbyteorder("<"), order="C")
         entries[key] = {"dtype": name, "shape": list(array.shape), "data_offsets": [offset, offset + array.nbytes]}
         ordered[key] = array
@@ -225,8 +247,7 @@ def _unique_keys(pairs):
 
 
 def _naturals(values):
-    return isinstance(values, list) and all(
-        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values)
+    return isinstance(values, list) and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values)
 
 
 def _load_safetensors(path):
@@ -236,46 +257,53 @@ def _load_safetensors(path):
     if len(data) < 8 or data[8:9] != b"{":
         raise CheckpointError(
             f"{path} is not a safetensors file: it should start with an 8-byte header length and a "
-            f"JSON header, but it starts with {data[:9]!r}")
+            f"JSON header, but it starts with {data[:9]!r}"
+        )
     (length,) = struct.unpack("<Q", data[:8])
     if length > len(data) - 8 or length > _MAX_HEADER:
         raise CheckpointError(
             f"{path} is truncated or corrupt: its safetensors header claims {length} bytes but the file "
-            f"holds {len(data) - 8} after the length (was its writing interrupted?)")
+            f"holds {len(data) - 8} after the length (was its writing interrupted?)"
+        )
     try:
-        header = json.loads(data[8:8 + length].decode("utf-8"), object_pairs_hook=_unique_keys)
+        header = json.loads(data[8 : 8 + length].decode("utf-8"), object_pairs_hook=_unique_keys)
     except (UnicodeDecodeError, ValueError) as error:
         raise CheckpointError(
-            f"{path} is truncated or corrupt: its safetensors header is not valid JSON ({error})") from None
+            f"{path} is truncated or corrupt: its safetensors header is not valid JSON ({error})"
+        ) from None
     body = len(data) - 8 - length
     metadata = header.pop(_METADATA, {})  # a dict: the header starts with "{" and parsed
     if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
         raise CheckpointError(
-            f"{path} is corrupt: its safetensors header must be a JSON object whose "
-            f"{_METADATA!r} maps names to strings")
+            f"{path} is corrupt: its safetensors header must be a JSON object whose {_METADATA!r} maps names to strings"
+        )
     spans = []
     for key, entry in header.items():
         spans.append((*_span(path, key, entry, body), key))
     spans.sort(key=lambda span: span[:2])
     end = 0
-    for begin, stop, dtype, shape, key in spans:
+    for begin, stop, _dtype, _shape, key in spans:
         if begin != end:
             raise CheckpointError(
                 f"{path} is corrupt: safetensors entry {key!r} starts at byte {begin} of the data, "
-                f"but the previous tensor ends at {end} (the tensors must tile the data without gaps)")
+                f"but the previous tensor ends at {end} (the tensors must tile the data without gaps)"
+            )
         end = stop
     if end != body:
         raise CheckpointError(
             f"{path} is corrupt: its tensors take {end} bytes but the data holds {body} "
-            "(extra bytes after the last tensor)")
+            "(extra bytes after the last tensor)"
+        )
     start = 8 + length
-    return {key: np.frombuffer(data, dtype, math.prod(shape), start + begin).reshape(shape)
-            .astype(dtype.newbyteorder("="))
-            for begin, stop, dtype, shape, key in spans}
+    return {
+        key: np.frombuffer(data, dtype, math.prod(shape), start + begin).reshape(shape).astype(dtype.newbyteorder("="))
+        for begin, stop, dtype, shape, key in spans
+    }
 
 
 def _span(path, key, entry, body):
     """(begin, end, little-endian dtype, shape) of one header entry, checked against the data's size."""
+
     def corrupt(problem):
         return CheckpointError(f"{path} is corrupt: safetensors entry {key!r} {problem}")
 
@@ -286,18 +314,23 @@ def _span(path, key, entry, body):
         if name in _NOT_IN_NUMPY:
             raise CheckpointError(
                 f"{path}: entry {key!r} has dtype {name}, which numpy cannot hold; convert it before "
-                "saving (in PyTorch: {k: v.float() for k, v in state_dict.items()})")
+                "saving (in PyTorch: {k: v.float() for k, v in state_dict.items()})"
+            )
         raise corrupt(f"has unknown dtype {name!r}")
     if not (_naturals(shape) and _naturals(offsets) and len(offsets) == 2):
-        raise corrupt(f"needs a list of non-negative ints for 'shape' (got {shape!r}) "
-                      f"and two for 'data_offsets' (got {offsets!r})")
+        raise corrupt(
+            f"needs a list of non-negative ints for 'shape' (got {shape!r}) "
+            f"and two for 'data_offsets' (got {offsets!r})"
+        )
     dtype = np.dtype(_SAFETENSORS_DTYPES[name]).newbyteorder("<")
     begin, end = offsets
     if end > body:
         raise CheckpointError(
             f"{path} is truncated or corrupt: safetensors entry {key!r} ends at byte {end} of the data, "
-            f"but the file holds {body} (was its writing interrupted?)")
+            f"but the file holds {body} (was its writing interrupted?)"
+        )
     if end - begin != math.prod(shape) * dtype.itemsize:
-        raise corrupt(f"spans bytes {begin}..{end}, but shape {tuple(shape)} of {name} "
-                      f"takes {math.prod(shape) * dtype.itemsize}")
+        raise corrupt(
+            f"spans bytes {begin}..{end}, but shape {tuple(shape)} of {name} takes {math.prod(shape) * dtype.itemsize}"
+        )
     return begin, end, dtype, tuple(shape)

@@ -1,4 +1,5 @@
 """Training and evaluation loops: ``fit``, ``evaluate``, ``predict``, ``accuracy``."""
+
 import math
 from dataclasses import dataclass, field
 
@@ -28,7 +29,8 @@ class TrainingDiverged(FloatingPointError):
     def __init__(self, epoch, step, value, history):
         super().__init__(
             f"loss is {value} at epoch {epoch}, step {step}: training stopped before this step's update, "
-            "so the model keeps its last finite parameters (try a lower learning rate)")
+            "so the model keeps its last finite parameters (try a lower learning rate)"
+        )
         self.epoch, self.step, self.history = epoch, step, history
 
 
@@ -72,7 +74,7 @@ def predict(model, X, batch_size=1024):
     model.eval()
     try:
         with ad.no_grad():
-            outputs = [model(X[i:i + batch_size]).data for i in range(0, len(X), batch_size)]
+            outputs = [model(X[i : i + batch_size]).data for i in range(0, len(X), batch_size)]
     finally:
         model.train(was_training)
     return np.concatenate(outputs)
@@ -88,8 +90,9 @@ def evaluate(model, X, y, loss=None, batch_size=1024):
     return result
 
 
-def fit(model, X, y, *, loss, optimizer, epochs=10, batch_size=32, validation=None,
-        shuffle=True, rng=None, progress=True):
+def fit(
+    model, X, y, *, loss, optimizer, epochs=10, batch_size=32, validation=None, shuffle=True, rng=None, progress=True
+):
     """Train ``model`` on (X, y) with minibatch steps; returns a ``History``.
 
     Each epoch draws minibatches without replacement (``nn.data.minibatches``,

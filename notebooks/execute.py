@@ -8,6 +8,7 @@ run on any machine. The test suite executes every notebook again and compares th
 outputs with fresh ones: the words exactly, the numbers with a tolerance (the last digits of
 round-off depend on the CPU's BLAS kernels). Cells tagged "varies" (timings, memory) are exempt.
 """
+
 import math
 import pathlib
 import re
@@ -25,8 +26,9 @@ def execute(path, timeout=300):
     """Run ``path`` in a fresh kernel (working directory: the notebooks folder); return the executed notebook and its seconds."""
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
-                   resources={"metadata": {"path": str(HERE)}}).execute()
+    NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", record_timing=False, resources={"metadata": {"path": str(HERE)}}
+    ).execute()
     return nb, time.perf_counter() - start
 
 
@@ -56,7 +58,7 @@ def tokens(text):
     """``text`` as words and numbers: whitespace dropped (numpy pads columns to the widest value), numbers as floats."""
     result, position = [], 0
     for match in _NUMBER.finditer(text):
-        result.extend(text[position:match.start()].split())
+        result.extend(text[position : match.start()].split())
         result.append(float(match.group()))
         position = match.end()
     result.extend(text[position:].split())

@@ -8,6 +8,7 @@ Memory: the test process may map at most ``AUTODIFF_TEST_MEMORY_GB`` GiB (defaul
 limit), so a case that materialises a huge array fails at once with MemoryError instead of
 filling the machine's memory and swap.
 """
+
 import os
 import sys
 

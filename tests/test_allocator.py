@@ -1,4 +1,5 @@
 """allocator: glibc's malloc thresholds, fixed on request so a training loop does not page-fault every step."""
+
 import json
 import subprocess
 import sys
@@ -82,8 +83,10 @@ def test_glibcs_own_variables_give_the_same_settings_to_any_process():
     """How the benchmarks give every peer the same allocator, whether or not it imports autodiff."""
     from benchmarks.timing import MALLOC_SETTINGS
 
-    assert MALLOC_SETTINGS == {"MALLOC_MMAP_THRESHOLD_": str(allocator.MMAP_THRESHOLD),
-                               "MALLOC_TRIM_THRESHOLD_": str(allocator.TRIM_THRESHOLD)}
+    assert MALLOC_SETTINGS == {
+        "MALLOC_MMAP_THRESHOLD_": str(allocator.MMAP_THRESHOLD),
+        "MALLOC_TRIM_THRESHOLD_": str(allocator.TRIM_THRESHOLD),
+    }
     result = _run(MALLOC_SETTINGS)
     if _run({"TUNE": "call"})["tuned"]:
         assert result["faults_per_step"] < 20 and result["tuned"] is False, result

@@ -1,4 +1,5 @@
 """Anomaly detection: the first op that makes a NaN or infinity is named, with the user's line."""
+
 import threading
 
 import numpy as np
@@ -37,7 +38,9 @@ def test_overflow_to_inf_is_caught_but_infinities_that_came_in_pass_through():
 
 def test_nan_in_the_inputs_is_reported_as_such():
     with ad.detect_anomaly():
-        with pytest.raises(ad.AnomalyError, match=r"input 0 of mul \(shape \(2,\)\) contains nan: it came into the graph"):
+        with pytest.raises(
+            ad.AnomalyError, match=r"input 0 of mul \(shape \(2,\)\) contains nan: it came into the graph"
+        ):
             Tensor([np.nan, 1.0], requires_grad=True) * 2.0
 
 
@@ -45,7 +48,9 @@ def test_backward_names_the_rule_and_where_its_op_was_created():
     x = Tensor([0.0, 4.0], requires_grad=True)
     with ad.detect_anomaly():
         y = ad.sqrt(x).sum()  # created here
-        with pytest.raises(ad.AnomalyError, match=r"derivative rule of sqrt .* returned inf values in its gradient for input 0") as info:
+        with pytest.raises(
+            ad.AnomalyError, match=r"derivative rule of sqrt .* returned inf values in its gradient for input 0"
+        ) as info:
             y.backward()
     message = str(info.value)
     assert "The op was created at" in message and "y = ad.sqrt(x).sum()  # created here" in message

@@ -1,4 +1,5 @@
 """backward(): the f(x1, x2) and PyTorch-tutorial examples, the flow patterns, accumulation, graph lifetime and errors."""
+
 import gc
 import math
 import threading
@@ -85,15 +86,15 @@ def test_gradient_conventions_at_kinks():
 
 def test_diamond_sums_gradients_over_every_path():
     a = Tensor(3.0, requires_grad=True)
-    b = a + a          # ∂b/∂a = 2
-    c = b * b          # c = 4a², ∂c/∂a = 8a
+    b = a + a  # ∂b/∂a = 2
+    c = b * b  # c = 4a², ∂c/∂a = 8a
     c.backward()
     assert a.grad.item() == 24.0
 
 
 def test_reused_intermediate_node_gets_both_contributions():
     x = Tensor([1.0, 2.0], requires_grad=True)
-    h = x * x                 # used three times below
+    h = x * x  # used three times below
     y = (h * 3 + h.exp() + h).sum()
     y.backward()
     np.testing.assert_allclose(x.grad.data, (3 + np.exp([1.0, 4.0]) + 1) * 2 * np.array([1.0, 2.0]))
@@ -118,7 +119,7 @@ def test_stored_gradients_are_not_aliased():
     x.grad.data[0] = 100.0
     assert y.grad.data[0] == 1.0
     s = Tensor(np.ones((2, 3)), requires_grad=True)
-    s.sum().backward()          # sum's gradient is a broadcast view; .grad must be a real array
+    s.sum().backward()  # sum's gradient is a broadcast view; .grad must be a real array
     s.grad.data[0, 0] = 5.0
     assert s.grad.data.sum() == 10.0
 
@@ -130,7 +131,9 @@ def test_backward_with_gradient_argument_for_non_scalar_outputs():
         y.backward()
     y.backward(gradient=np.array([0.1, 1.0, 0.0001]))
     np.testing.assert_allclose(x.grad.data, [0.2, 4.0, 0.0006])
-    with pytest.raises(RuntimeError, match=r"Mismatch in shape: gradient has a shape of \(2,\) and output 0 has a shape of \(3,\)"):
+    with pytest.raises(
+        RuntimeError, match=r"Mismatch in shape: gradient has a shape of \(2,\) and output 0 has a shape of \(3,\)"
+    ):
         (x * 2).backward(gradient=np.ones(2))
 
 
@@ -151,7 +154,10 @@ def test_second_backward_needs_retain_graph():
     y.backward(retain_graph=True)
     y.backward()
     np.testing.assert_array_equal(x.grad.data, [4.0, 8.0])
-    with pytest.raises(RuntimeError, match=r"Trying to backward through the graph a second time \(SumBackward.*Specify retain_graph=True"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"Trying to backward through the graph a second time \(SumBackward.*Specify retain_graph=True",
+    ):
         y.backward()
 
 
@@ -173,7 +179,7 @@ def test_leaf_and_intermediate_grads_and_retain_grad():
     h = z * z
     out = h.sum()
     out.backward()
-    np.testing.assert_array_equal(z.grad.data, 2 * z.data)          # δ = ∂out/∂z, kept on request
+    np.testing.assert_array_equal(z.grad.data, 2 * z.data)  # δ = ∂out/∂z, kept on request
     with pytest.warns(UserWarning, match="not a leaf Tensor is being accessed"):
         assert h.grad is None
     assert x.is_leaf and not z.is_leaf and z.grad_fn.name == "mul"
@@ -220,7 +226,7 @@ def test_graph_has_no_reference_cycles_and_is_freed_by_refcount():
         assert all(r() is None for r in refs)  # freed at once, without the cyclic GC
         x2 = Tensor(np.ones(3), requires_grad=True)
         c = x2 * 1
-        c += 1                                  # in-place history must not create cycles either
+        c += 1  # in-place history must not create cycles either
         c *= c
         ref_c, ref_node = weakref.ref(c), weakref.ref(c.grad_fn)
         del c
@@ -243,7 +249,7 @@ def test_backward_create_graph_then_differentiate_the_grad():
     x = Tensor([1.0, 2.0], requires_grad=True)
     y = (x.sin() * x).sum()
     y.backward(create_graph=True)
-    grad = x.grad                           # cos(x)·x + sin(x), recorded
+    grad = x.grad  # cos(x)·x + sin(x), recorded
     x.grad = None
     grad.sum().backward()
     expected = -np.sin([1.0, 2.0]) * [1.0, 2.0] + 2 * np.cos([1.0, 2.0])
@@ -363,21 +369,24 @@ def test_grad_modes_are_thread_local():
 def test_backward_frees_intermediate_arrays_while_the_loss_is_still_held():
     import tracemalloc
 
-    x = Tensor(np.ones((500, 500)), requires_grad=True)           # 2 MB
+    x = Tensor(np.ones((500, 500)), requires_grad=True)  # 2 MB
     tracemalloc.start()
     try:
-        loss = ad.exp(ad.exp(x) * 2).sum()                         # three 2 MB intermediates
+        loss = ad.exp(ad.exp(x) * 2).sum()  # three 2 MB intermediates
         after_forward = tracemalloc.get_traced_memory()[0]
         loss.backward()
         after_backward = tracemalloc.get_traced_memory()[0]
     finally:
         tracemalloc.stop()
     assert after_forward > 5.5e6
-    assert after_backward < 2.5e6                                  # x.grad, and no intermediates
+    assert after_backward < 2.5e6  # x.grad, and no intermediates
     (placeholder,) = loss.grad_fn.input_tensors
     assert repr(placeholder) == "FreedTensor(<values freed by backward>, shape=(500, 500), grad_fn=<ExpBackward>)"
     assert placeholder.shape == (500, 500) and placeholder.dtype == np.float64 and placeholder.size == 250_000
-    with pytest.raises(RuntimeError, match=r"the values of this intermediate tensor were freed by backward\(\); call backward\(retain_graph=True\) to keep them"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"the values of this intermediate tensor were freed by backward\(\); call backward\(retain_graph=True\) to keep them",
+    ):
         placeholder.data
     assert placeholder.grad_fn.name == "exp" and placeholder.grad_fn.input_tensors[0].grad_fn.name == "mul"
 
@@ -398,7 +407,7 @@ def test_leaves_take_fresh_gradients_without_a_copy_but_never_a_shared_one():
     (x + y + w * 2.0).sum().backward()  # add hands one array to both of its inputs
     grads = [x.grad.data, y.grad.data, w.grad.data]
     for i, a in enumerate(grads):
-        for b in grads[i + 1:]:
+        for b in grads[i + 1 :]:
             assert not np.shares_memory(a, b)
     seen = []
     g = np.ones(3)
@@ -431,7 +440,7 @@ def test_backward_leaves_the_cyclic_collector_as_it_found_it():
 
 def test_ops_run_latest_first_so_every_gradient_is_complete_before_its_rule_runs():
     x = Tensor(2.0, requires_grad=True)
-    a = x * 3.0          # a feeds three later ops, created at different times
+    a = x * 3.0  # a feeds three later ops, created at different times
     b = a * a
     c = b + a
     d = ad.exp(a * 0.1) * c

@@ -1,5 +1,6 @@
 """The benchmark suite itself: its smoke mode runs, its output has the promised shape, and the
 peers compute the same thing as autodiff. Never asserts a timing."""
+
 import json
 import math
 import subprocess
@@ -21,8 +22,13 @@ from benchmarks.workloads import WORKLOADS, mlp, mlp_mnist, mlp_small  # noqa: E
 def smoke(tmp_path_factory):
     """One smoke run of every workload, autodiff only: (printed text, JSON report)."""
     path = tmp_path_factory.mktemp("bench") / "bench.json"
-    out = subprocess.run([sys.executable, "-m", "benchmarks", "--smoke", "--peers", "none", "--json", str(path)],
-                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--smoke", "--peers", "none", "--json", str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     return out.stdout, json.loads(path.read_text())
 
@@ -87,7 +93,9 @@ def test_paired_ratio_is_the_median_of_the_rounds_ratios():
     r = row("w", "time", "s", {"autodiff": 1.1, "numpy": 1.0}, samples=samples)
     assert r["paired"]["numpy"] == pytest.approx(1.0)  # median of 1.0, 0.909, 1.1
     assert "| w | time | s | 1.1 | numpy | 1 | 1.10 | 1.00 |" in run.table([r])
-    assert row("w", "acc", "", {"autodiff": 0.9, "numpy": 0.8}, ratio=False, samples=samples)["paired"] == {"numpy": None}
+    assert row("w", "acc", "", {"autodiff": 0.9, "numpy": 0.8}, ratio=False, samples=samples)["paired"] == {
+        "numpy": None
+    }
 
 
 def test_unknown_workload_is_refused():
@@ -99,8 +107,7 @@ def test_unknown_workload_is_refused():
 def test_peers_compute_the_same_losses(workload):
     """Each installed peer's first two losses (before and after one SGD step) match autodiff's."""
     problem = workload.problem(smoke=True)
-    steps = {name: make(problem) for name, make in workload.ENGINES.items()
-             if name == "autodiff" or available(name)}
+    steps = {name: make(problem) for name, make in workload.ENGINES.items() if name == "autodiff" or available(name)}
     if len(steps) == 1:
         pytest.skip("no peer installed")
     checks = mlp.check_losses(steps)

@@ -1,4 +1,5 @@
 """draw_graph: what the DOT source says always; what ``dot`` renders when it is installed."""
+
 import math
 import re
 import shutil
@@ -87,7 +88,7 @@ def one_hidden_layer(lam=0.01):
     h = named(ad.relu(z), "h")
     o = named(W2 @ h, "o")
     L = named(0.5 * ((o - y) ** 2).sum(), "L")
-    s = named(lam / 2 * ((W1 ** 2).sum() + (W2 ** 2).sum()), "s")
+    s = named(lam / 2 * ((W1**2).sum() + (W2**2).sum()), "s")
     return W1, W2, named(L + s, "J")
 
 
@@ -105,7 +106,7 @@ def scoped_mlp(batch=64, widths=(3, 8, 8, 2)):
                 h = h @ W.T + b
             if k < len(widths) - 2:
                 h = ad.relu(h)
-    return params, named((h ** 2).mean(), "loss")
+    return params, named((h**2).mean(), "loss")
 
 
 def chain(n_pairs):
@@ -127,7 +128,7 @@ def test_f_x1_x2_source_has_every_node_edge_and_micrograd_label():
     # tensors x1, x2, x1·x2, sin(x2), f; ops mul, sin, add
     assert len(nodes) == g.num_nodes == 8
     assert len(edges) == g.num_edges == 8
-    assert sum('class=op' in a for a in nodes.values()) == 3
+    assert sum("class=op" in a for a in nodes.values()) == 3
     # the graph is alive, so every node shows ∂f/∂node: ∂f/∂x1 = x2, ∂f/∂x2 = x1 + cos x2
     assert "data 2.0000</TD><VR/><TD>grad 3.0000" in nodes[node_named(nodes, "<B>x1</B>")]
     assert f"grad {2 + math.cos(3.0):.4f}" in nodes[node_named(nodes, "<B>x2</B>")]
@@ -294,14 +295,13 @@ def deep_sigmoid(depth=6):
     for k in range(depth):
         W = ad.Tensor(rng.normal(size=(8, 8)) / np.sqrt(8), requires_grad=True, name=f"W{k}")
         h = ad.sigmoid(h @ W)
-    return (h ** 2).mean()
+    return (h**2).mean()
 
 
 def test_color_by_grad_shows_vanishing_gradients():
     g = ad.draw_graph(deep_sigmoid(), color_by="grad")
     nodes = source_nodes(g)
-    fills = [re.search(r'fillcolor="(#\w+)"', nodes[node_named(nodes, f"<B>W{k}</B>")]).group(1)
-             for k in range(6)]
+    fills = [re.search(r'fillcolor="(#\w+)"', nodes[node_named(nodes, f"<B>W{k}</B>")]).group(1) for k in range(6)]
     shade = [PALETTE.index(fill) for fill in fills]
     assert shade == sorted(shade) and shade[0] < shade[-1]  # lighter towards the input
     assert "grad RMS ‖g‖₂/√n (log scale)" in g.source
@@ -319,14 +319,25 @@ def test_scopes_are_nested_clusters():
     g = ad.draw_graph(loss)
     assert g.num_nodes == len(source_nodes(g))
     assert sorted(re.findall(r'subgraph "?(cluster_[^"\s]+)"? \{', g.source)) == [
-        "cluster_MLP", "cluster_MLP/layers.0", "cluster_MLP/layers.1", "cluster_MLP/layers.2"]
+        "cluster_MLP",
+        "cluster_MLP/layers.0",
+        "cluster_MLP/layers.1",
+        "cluster_MLP/layers.2",
+    ]
     flat = ad.draw_graph(loss, group_modules=False)
     assert "cluster" not in flat.source and flat.num_nodes == g.num_nodes
     tree = svg_tree(g)
-    clusters = {c.find(SVG + "title").text: " ".join(c.find(SVG + "text").itertext())
-                for c in tree.iter(SVG + "g") if c.get("class") == "cluster"}
-    assert clusters == {"cluster_MLP": "MLP", "cluster_MLP/layers.0": "layers.0",
-                        "cluster_MLP/layers.1": "layers.1", "cluster_MLP/layers.2": "layers.2"}
+    clusters = {
+        c.find(SVG + "title").text: " ".join(c.find(SVG + "text").itertext())
+        for c in tree.iter(SVG + "g")
+        if c.get("class") == "cluster"
+    }
+    assert clusters == {
+        "cluster_MLP": "MLP",
+        "cluster_MLP/layers.0": "layers.0",
+        "cluster_MLP/layers.1": "layers.1",
+        "cluster_MLP/layers.2": "layers.2",
+    }
 
 
 def test_over_max_nodes_modules_collapse_with_op_and_parameter_counts():
@@ -338,8 +349,10 @@ def test_over_max_nodes_modules_collapse_with_op_and_parameter_counts():
     modules = {name: a for name, a in nodes.items() if "class=module" in a}
     assert len(modules) == 3
     for k, (W, b) in enumerate(params):  # each layer: transpose, matmul, add
-        assert f"<B>layers.{k}</B></TD></TR><HR/><TR><TD>3 ops · {W.size + b.size:,} params" in modules[
-            node_named(modules, f"layers.{k}<")]
+        assert (
+            f"<B>layers.{k}</B></TD></TR><HR/><TR><TD>3 ops · {W.size + b.size:,} params"
+            in modules[node_named(modules, f"layers.{k}<")]
+        )
     assert not any(f"layers.{k}.weight" in g.source for k in range(3))  # absorbed into their modules
     assert "<B>x</B>" in g.source  # the data fed in stays outside
     edges = source_edges(g)
@@ -384,8 +397,9 @@ def test_a_10000_op_chain_is_elided_under_max_nodes_and_renders_in_seconds():
     assert elapsed < 30  # generous: the machine is shared; typically about a second
     nodes = source_nodes(g)
     assert g.num_nodes == len(nodes) <= 200
-    elided = [int(re.search(r"… ([\d,]+) ops …", a).group(1).replace(",", "")) for a in nodes.values()
-              if "class=elided" in a]
+    elided = [
+        int(re.search(r"… ([\d,]+) ops …", a).group(1).replace(",", "")) for a in nodes.values() if "class=elided" in a
+    ]
     drawn_ops = sum("class=op" in a for a in nodes.values())
     assert len(elided) == 1 and drawn_ops + elided[0] == 10_000
     assert "<B>t</B>" in g.source and "tensor output" in g.source  # both ends stay
@@ -406,8 +420,9 @@ def test_wide_and_deep_graphs_fit_with_every_op_accounted_for(combine):
     g = ad.draw_graph(y, max_nodes=100)
     nodes = source_nodes(g)
     assert 20 <= g.num_nodes == len(nodes) <= 100
-    elided = [int(re.search(r"… ([\d,]+) ops …", a).group(1).replace(",", ""))
-              for a in nodes.values() if "class=elided" in a]
+    elided = [
+        int(re.search(r"… ([\d,]+) ops …", a).group(1).replace(",", "")) for a in nodes.values() if "class=elided" in a
+    ]
     drawn = sum("class=op" in a for a in nodes.values())
     assert elided and drawn and sum(elided) + drawn == count_ops(y)
     edges = source_edges(g)
@@ -457,7 +472,7 @@ def test_without_dot_the_source_still_works_and_rendering_says_what_to_install(t
 def test_each_call_of_a_module_is_its_own_cluster():
     W = ad.Tensor(np.ones((2, 2)), requires_grad=True, name="W")
     h = ad.Tensor(np.ones((3, 2)), name="x")
-    for _ in range(2):                       # the same "layer" applied twice (shared weights)
+    for _ in range(2):  # the same "layer" applied twice (shared weights)
         with ad.scope("layer"):
             h = (h @ W).tanh()
     g = ad.draw_graph(h.sum())
@@ -470,8 +485,8 @@ def test_after_a_plain_backward_intermediates_are_drawn_without_values():
     loss = h.sum()
     loss.backward()
     g = ad.draw_graph(loss)
-    assert g.source.count("values freed by backward()") == 2      # the mul and exp results (8 KB each)
-    assert "‖grad‖ 1905" in g.source                               # the leaf still shows its ‖x.grad‖ = 3e³·√1000
+    assert g.source.count("values freed by backward()") == 2  # the mul and exp results (8 KB each)
+    assert "‖grad‖ 1905" in g.source  # the leaf still shows its ‖x.grad‖ = 3e³·√1000
     small = ad.Tensor([1.0, 2.0], requires_grad=True)
     tiny_loss = (small * 3).exp().sum()
     tiny_loss.backward()
@@ -482,8 +497,10 @@ def test_after_a_plain_backward_intermediates_are_drawn_without_values():
 def test_a_number_used_twice_is_drawn_twice_although_its_constant_is_shared():
     x = ad.Tensor(np.ones(2), requires_grad=True, name="x")
     y = (x * 2.5 + x * 2.5).sum()
-    assert y.grad_fn.input_tensors[0].grad_fn.input_tensors[0].grad_fn.input_tensors[1] is \
-        y.grad_fn.input_tensors[0].grad_fn.input_tensors[1].grad_fn.input_tensors[1]
+    assert (
+        y.grad_fn.input_tensors[0].grad_fn.input_tensors[0].grad_fn.input_tensors[1]
+        is y.grad_fn.input_tensors[0].grad_fn.input_tensors[1].grad_fn.input_tensors[1]
+    )
     g = ad.draw_graph(y)
     assert g.num_nodes == 11  # x, two constants 2.5, mul, mul, add, sum: 7 tensors + 4 ops
     assert g.num_edges == 11  # 7 into ops, 4 out of them

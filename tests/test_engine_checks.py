@@ -1,4 +1,5 @@
 """What the engine checks by itself: the gradients rules return, and that its modules import in any order."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -33,14 +34,23 @@ def _backward(returns, *shapes):
     return xs
 
 
-@pytest.mark.parametrize("returns, message", [
-    (lambda g: g.T, r"Function WrongBackward returned an invalid gradient at index 0 - got \[3, 2\] but expected shape "
-                    r"compatible with \[2, 3\]"),
-    (lambda g: g[:, :2], r"at index 0 - got \[2, 2\] but expected shape compatible with \[2, 3\]"),
-    (lambda g: "a string", r"at index 0 - expected an array of shape \[2, 3\], got str"),
-    (lambda g: [[1.0] * 3] * 2, r"at index 0 - expected an array of shape \[2, 3\], got list"),
-    (lambda g: g.astype(complex), r"at index 0 - expected real numbers \(shape \[2, 3\], dtype float64\), got dtype complex128"),
-])
+@pytest.mark.parametrize(
+    "returns, message",
+    [
+        (
+            lambda g: g.T,
+            r"Function WrongBackward returned an invalid gradient at index 0 - got \[3, 2\] but expected shape "
+            r"compatible with \[2, 3\]",
+        ),
+        (lambda g: g[:, :2], r"at index 0 - got \[2, 2\] but expected shape compatible with \[2, 3\]"),
+        (lambda g: "a string", r"at index 0 - expected an array of shape \[2, 3\], got str"),
+        (lambda g: [[1.0] * 3] * 2, r"at index 0 - expected an array of shape \[2, 3\], got list"),
+        (
+            lambda g: g.astype(complex),
+            r"at index 0 - expected real numbers \(shape \[2, 3\], dtype float64\), got dtype complex128",
+        ),
+    ],
+)
 def test_a_rule_that_returns_a_wrong_gradient_is_named_with_its_index_and_shapes(returns, message):
     with pytest.raises(RuntimeError, match=message):
         _backward(returns, (2, 3))
@@ -53,8 +63,11 @@ def test_the_index_is_the_input_whose_gradient_is_wrong():
 
 @pytest.mark.parametrize("returns, got", [(lambda g: (g, g, g), 3), (lambda g: (g,), 1)])
 def test_a_rule_that_returns_too_many_or_too_few_gradients_is_named(returns, got):
-    with pytest.raises(RuntimeError, match=rf"Function WrongBackward returned an incorrect number of gradients "
-                                           rf"\(expected 2, got {got}\)"):
+    with pytest.raises(
+        RuntimeError,
+        match=rf"Function WrongBackward returned an incorrect number of gradients "
+        rf"\(expected 2, got {got}\)",
+    ):
         _backward(returns, (3,), (3,))
 
 
@@ -66,13 +79,16 @@ def test_nothing_is_accumulated_when_a_rule_fails():
     assert x.grad is None
 
 
-@pytest.mark.parametrize("returns, shape, expected", [
-    (lambda g: np.broadcast_to(g, (4, 2, 3)), (2, 3), 4.0),      # leading axes are summed away
-    (lambda g: np.broadcast_to(g.sum(axis=0), (5, 3)), (1, 3), 5.0),  # a length-1 axis is summed over
-    (lambda g: g.reshape(3), (1, 3), 1.0),                          # a missing leading length-1 axis is put back
-    (lambda g: g.astype(np.float32), (2, 3), 1.0),                  # another float dtype is cast
-    (lambda g: np.float64(2.0) if g.ndim == 0 else g, (), 2.0),     # numpy scalars are arrays
-])
+@pytest.mark.parametrize(
+    "returns, shape, expected",
+    [
+        (lambda g: np.broadcast_to(g, (4, 2, 3)), (2, 3), 4.0),  # leading axes are summed away
+        (lambda g: np.broadcast_to(g.sum(axis=0), (5, 3)), (1, 3), 5.0),  # a length-1 axis is summed over
+        (lambda g: g.reshape(3), (1, 3), 1.0),  # a missing leading length-1 axis is put back
+        (lambda g: g.astype(np.float32), (2, 3), 1.0),  # another float dtype is cast
+        (lambda g: np.float64(2.0) if g.ndim == 0 else g, (), 2.0),  # numpy scalars are arrays
+    ],
+)
 def test_gradients_that_broadcast_to_the_input_are_summed_back(returns, shape, expected):
     (x,) = _backward(returns, shape)
     assert x.grad.shape == x.shape and x.grad.dtype == x.dtype

@@ -7,6 +7,7 @@ for checkpoints, the arrays that were saved) or raises one of the documented exc
 (TypeError, ValueError, IndexError, RuntimeError, nn.CheckpointError) with a message that names
 the op; never another exception, a crash, a hang, or a silently wrong answer.
 """
+
 import io
 import os
 import pickle
@@ -28,20 +29,34 @@ DOCUMENTED = (TypeError, ValueError, IndexError, RuntimeError)
 
 SMALL_SHAPE = hnp.array_shapes(min_dims=0, max_dims=2, min_side=0, max_side=3)
 NUMBERS = st.one_of(
-    st.floats(allow_nan=True, allow_infinity=True), st.integers(-5, 5), st.booleans(),
-    st.integers(-2**80, 2**80), st.complex_numbers(max_magnitude=1e3), st.just(complex("nan+1j")),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(-5, 5),
+    st.booleans(),
+    st.integers(-(2**80), 2**80),
+    st.complex_numbers(max_magnitude=1e3),
+    st.just(complex("nan+1j")),
 )
 RAGGED = st.recursive(st.floats(-10, 10) | st.integers(-5, 5), lambda inner: st.lists(inner, max_size=3), max_leaves=6)
 ARRAYS = st.one_of(
     hnp.arrays(hnp.scalar_dtypes(), SMALL_SHAPE),
-    hnp.arrays(st.sampled_from([np.float16, np.float32, np.float64, np.int8, np.int64, np.uint8, np.bool_]), SMALL_SHAPE),
+    hnp.arrays(
+        st.sampled_from([np.float16, np.float32, np.float64, np.int8, np.int64, np.uint8, np.bool_]), SMALL_SHAPE
+    ),
     hnp.arrays(hnp.unicode_string_dtypes(max_len=2) | hnp.byte_string_dtypes(max_len=2), SMALL_SHAPE),
     st.lists(st.none() | st.floats(-1, 1) | st.text(max_size=1), max_size=3).map(
-        lambda items: np.array(items + [None], dtype=object)),
+        lambda items: np.array(items + [None], dtype=object)
+    ),
 )
 JUNK = st.one_of(
-    NUMBERS, RAGGED, ARRAYS, st.text(max_size=3), st.binary(max_size=3), st.none(), st.just(object()),
-    st.dictionaries(st.text(max_size=1), st.integers(), max_size=1), st.tuples(st.floats(-1, 1), st.floats(-1, 1)),
+    NUMBERS,
+    RAGGED,
+    ARRAYS,
+    st.text(max_size=3),
+    st.binary(max_size=3),
+    st.none(),
+    st.just(object()),
+    st.dictionaries(st.text(max_size=1), st.integers(), max_size=1),
+    st.tuples(st.floats(-1, 1), st.floats(-1, 1)),
     hnp.arrays(np.float64, SMALL_SHAPE, elements=st.floats(-3, 3)).map(lambda a: Tensor(a, requires_grad=True)),
 )
 
@@ -66,14 +81,19 @@ def _same(got, expected):
         eps = np.finfo(got.dtype).eps if got.dtype.kind in "fc" and got.dtype.itemsize < 8 else 0.0
         finite = np.abs(expected[np.isfinite(expected)]) if expected.size else np.zeros(0)
         atol = max(1e-12, 8 * eps * max(1.0, float(finite.max()) if finite.size else 1.0))
-        np.testing.assert_allclose(got.astype(np.complex128), expected.astype(np.complex128), rtol=max(1e-6, 8 * eps),
-                                   atol=atol, equal_nan=True)
+        np.testing.assert_allclose(
+            got.astype(np.complex128),
+            expected.astype(np.complex128),
+            rtol=max(1e-6, 8 * eps),
+            atol=atol,
+            equal_nan=True,
+        )
 
 
 def _outcome(call, names):
     """(result, None) or (None, the documented error naming the op); anything else fails the test."""
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)   # overflow, invalid value: numpy's nan/inf
+        warnings.simplefilter("ignore", RuntimeWarning)  # overflow, invalid value: numpy's nan/inf
         try:
             return call(), None
         except DOCUMENTED as error:
@@ -86,11 +106,13 @@ def _outcome(call, names):
 
 
 @settings(max_examples=300, deadline=None)
-@given(junk=JUNK, requires_grad=st.booleans(), dtype=st.sampled_from([None, np.float32, np.float64, np.int64, "foo", str]))
+@given(
+    junk=JUNK, requires_grad=st.booleans(), dtype=st.sampled_from([None, np.float32, np.float64, np.int64, "foo", str])
+)
 def test_fuzz_tensor_constructor(junk, requires_grad, dtype):
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)   # 1e300 as float32 is inf, as numpy says
+            warnings.simplefilter("ignore", RuntimeWarning)  # 1e300 as float32 is inf, as numpy says
             result = Tensor(junk, requires_grad=requires_grad, dtype=dtype)
     except DOCUMENTED as error:
         assert str(error)
@@ -107,19 +129,47 @@ def test_fuzz_tensor_constructor(junk, requires_grad, dtype):
 # -- the ops --------------------------------------------------------------------------------------------------
 
 UNARY = {
-    "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "tanh": np.tanh, "sin": np.sin, "cos": np.cos, "neg": np.negative,
-    "abs": np.abs, "relu": lambda a: np.maximum(a, 0), "sigmoid": None, "softplus": None, "flatten": np.ravel,
+    "exp": np.exp,
+    "log": np.log,
+    "sqrt": np.sqrt,
+    "tanh": np.tanh,
+    "sin": np.sin,
+    "cos": np.cos,
+    "neg": np.negative,
+    "abs": np.abs,
+    "relu": lambda a: np.maximum(a, 0),
+    "sigmoid": None,
+    "softplus": None,
+    "flatten": np.ravel,
 }
 BINARY = {
-    "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.true_divide, "pow": np.power,
-    "maximum": np.maximum, "minimum": np.minimum, "matmul": np.matmul,
+    "add": np.add,
+    "sub": np.subtract,
+    "mul": np.multiply,
+    "div": np.true_divide,
+    "pow": np.power,
+    "maximum": np.maximum,
+    "minimum": np.minimum,
+    "matmul": np.matmul,
 }
 AXIS_OPS = {
-    "sum": ("sum", np.sum), "mean": ("sum", np.mean), "max": ("max", np.max), "min": ("min", np.min),
-    "logsumexp": ("logsumexp", None), "var": ("sum", np.var),
+    "sum": ("sum", np.sum),
+    "mean": ("sum", np.mean),
+    "max": ("max", np.max),
+    "min": ("min", np.min),
+    "logsumexp": ("logsumexp", None),
+    "var": ("sum", np.var),
 }
-AXES = st.one_of(st.none(), st.integers(-4, 4), st.tuples(st.integers(-3, 3), st.integers(-3, 3)), st.floats(-2, 2),
-                 st.text(max_size=1), st.booleans(), st.lists(st.integers(-2, 2), max_size=2), st.just(2**70))
+AXES = st.one_of(
+    st.none(),
+    st.integers(-4, 4),
+    st.tuples(st.integers(-3, 3), st.integers(-3, 3)),
+    st.floats(-2, 2),
+    st.text(max_size=1),
+    st.booleans(),
+    st.lists(st.integers(-2, 2), max_size=2),
+    st.just(2**70),
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -164,14 +214,35 @@ SHAPE_CALLS = {  # name: (call, names its errors may carry)
     "where": (lambda x, arg: ad.where(arg, x, 0.0), ["where"]),
     "astype": (lambda x, arg: ad.astype(x, arg), ["astype"]),
 }
-ARGS = st.one_of(AXES, st.tuples(st.integers(-2, 6), st.integers(-2, 6)), st.sampled_from(
-    [np.float32, np.int64, "foo", object, np.bool_, (slice(None), None), Ellipsis, np.array([True]),
-     np.array([0, 5]), (2, -1, -1), ()]), JUNK)
+ARGS = st.one_of(
+    AXES,
+    st.tuples(st.integers(-2, 6), st.integers(-2, 6)),
+    st.sampled_from(
+        [
+            np.float32,
+            np.int64,
+            "foo",
+            object,
+            np.bool_,
+            (slice(None), None),
+            Ellipsis,
+            np.array([True]),
+            np.array([0, 5]),
+            (2, -1, -1),
+            (),
+        ]
+    ),
+    JUNK,
+)
 
 
 @settings(max_examples=400, deadline=None)
-@given(name=st.sampled_from(sorted(SHAPE_CALLS)), x=hnp.arrays(np.float64, SMALL_SHAPE, elements=st.floats(-3, 3)),
-       arg=ARGS, requires_grad=st.booleans())
+@given(
+    name=st.sampled_from(sorted(SHAPE_CALLS)),
+    x=hnp.arrays(np.float64, SMALL_SHAPE, elements=st.floats(-3, 3)),
+    arg=ARGS,
+    requires_grad=st.booleans(),
+)
 def test_fuzz_shape_ops_with_junk_arguments(name, x, arg, requires_grad):
     call, names = SHAPE_CALLS[name]
     result, error = _outcome(lambda: call(Tensor(x, requires_grad=requires_grad), arg), names)
@@ -256,23 +327,37 @@ FORMAT = _npy(np.array("autodiff.nn state_dict v1"))
 MUTATIONS = st.one_of(
     st.integers(0, len(GOOD)).map(lambda n: ("truncated", GOOD[:n])),
     st.lists(st.tuples(st.integers(0, len(GOOD) - 1), st.integers(0, 255)), min_size=1, max_size=4).map(
-        lambda flips: ("flipped", bytes(_flip(GOOD, flips)))),
+        lambda flips: ("flipped", bytes(_flip(GOOD, flips)))
+    ),
     st.tuples(st.integers(0, len(GOOD)), st.binary(min_size=1, max_size=8)).map(
-        lambda ins: ("inserted", GOOD[:ins[0]] + ins[1] + GOOD[ins[0]:])),
+        lambda ins: ("inserted", GOOD[: ins[0]] + ins[1] + GOOD[ins[0] :])
+    ),
     st.binary(max_size=64).map(lambda b: ("random", b)),
     st.binary(max_size=64).map(lambda b: ("zip header", b"PK\x03\x04" + b)),
     st.just(("pickle", pickle.dumps({"layers.0.weight": np.ones((3, 2))}))),
     st.just(("zip of text", _zip([("hello.txt", b"hi")]))),
-    st.just(("empty zip", _zip([])),),
+    st.just(
+        ("empty zip", _zip([])),
+    ),
     st.just(("format only", _zip([("__format__.npy", FORMAT)]))),
-    st.just(("pickled entry", _zip([("__format__.npy", FORMAT),
-                                     ("w.npy", _npy(np.array([{}, None], dtype=object), allow_pickle=True))]))),
+    st.just(
+        (
+            "pickled entry",
+            _zip([("__format__.npy", FORMAT), ("w.npy", _npy(np.array([{}, None], dtype=object), allow_pickle=True))]),
+        )
+    ),
     st.just(("pickled format", _zip([("__format__.npy", _npy(np.array([None]), allow_pickle=True))]))),
     st.just(("not npy", _zip([("__format__.npy", FORMAT), ("w.npy", b"\x93NUMPY garbage")]))),
     st.just(("directory entry", _zip([("__format__.npy", FORMAT), ("dir/", b""), ("dir/w.npy", _npy(np.ones(2)))]))),
     st.tuples(st.sampled_from(list(STATE)), hnp.arrays(hnp.scalar_dtypes(), SMALL_SHAPE)).map(
-        lambda kv: ("wrong entry", _zip([("__format__.npy", FORMAT)] + [
-            (k + ".npy", _npy(kv[1] if k == kv[0] else v)) for k, v in STATE.items()]))),
+        lambda kv: (
+            "wrong entry",
+            _zip(
+                [("__format__.npy", FORMAT)]
+                + [(k + ".npy", _npy(kv[1] if k == kv[0] else v)) for k, v in STATE.items()]
+            ),
+        )
+    ),
     st.just(("empty", b"")),
 )
 

@@ -1,4 +1,5 @@
 """no_grad, enable_grad, set_grad_enabled: what is recorded and what is kept alive."""
+
 import weakref
 
 import numpy as np
@@ -16,7 +17,7 @@ def test_no_grad_records_nothing_and_keeps_no_input_alive():
     assert not y.requires_grad and y.grad_fn is None and y.is_leaf
     ref = weakref.ref(h)
     del h
-    assert ref() is None          # nothing in y points back at h
+    assert ref() is None  # nothing in y points back at h
 
 
 def test_no_grad_as_decorator_and_nesting():
@@ -33,7 +34,7 @@ def test_no_grad_as_decorator_and_nesting():
         assert not (x * 2).requires_grad
         nested = ad.no_grad()
         with nested:
-            with nested:         # the same object entered twice restores correctly
+            with nested:  # the same object entered twice restores correctly
                 pass
             assert not ad.is_grad_enabled()
     assert ad.is_grad_enabled()
@@ -85,7 +86,7 @@ def test_scope_labels_recorded_ops_with_a_path():
     z = y * 1
     assert h.grad_fn.scope_names == ("model", "layers.0")
     assert y.grad_fn.scope_names == ("model",)
-    assert h.grad_fn.scope[0] == y.grad_fn.scope[0]      # the same call of "model"
+    assert h.grad_fn.scope[0] == y.grad_fn.scope[0]  # the same call of "model"
     assert z.grad_fn.scope == ()
     with ad.scope("model"):
         again = x * 3

@@ -1,4 +1,5 @@
 """gradcheck and gradgradcheck catch wrong derivative rules and say where."""
+
 import numpy as np
 import pytest
 
@@ -34,7 +35,10 @@ def test_gradcheck_passes_a_right_rule():
 def test_gradcheck_names_input_index_and_both_values():
     x = Tensor(np.array([0.1, 0.2, 0.3]), requires_grad=True)
     y = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
-    with pytest.raises(ad.GradcheckError, match=r"Jacobian mismatch for output 0 with respect to input 0 \(shape \(3,\)\) at input index \(\d,\), output index \(\d,\): analytical .* vs numerical .*"):
+    with pytest.raises(
+        ad.GradcheckError,
+        match=r"Jacobian mismatch for output 0 with respect to input 0 \(shape \(3,\)\) at input index \(\d,\), output index \(\d,\): analytical .* vs numerical .*",
+    ):
         ad.gradcheck(lambda a, b: apply(WrongSin, a) * b, (x, y))
     assert ad.gradcheck(lambda a, b: apply(WrongSin, a) * b, (x, y), raise_exception=False) is False
 
@@ -86,9 +90,15 @@ class DeclaredFirstOrderOnly(NumpyRule):
 
 def test_rules_that_cannot_be_differentiated_again_refuse_under_create_graph():
     x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
-    assert ad.gradcheck(lambda t: apply(NumpyRule, t), x)         # first order is fine
-    with pytest.raises(RuntimeError, match="second derivatives of numpy_square are not implemented: its derivative rule turned a Tensor into a numpy array under create_graph=True"):
+    assert ad.gradcheck(lambda t: apply(NumpyRule, t), x)  # first order is fine
+    with pytest.raises(
+        RuntimeError,
+        match="second derivatives of numpy_square are not implemented: its derivative rule turned a Tensor into a numpy array under create_graph=True",
+    ):
         ad.autograd.grad(apply(NumpyRule, x).sum(), x, create_graph=True)
-    with pytest.raises(NotImplementedError, match=r"second derivatives of first_order_square are not implemented: DeclaredFirstOrderOnlyBackward's rule works on raw numpy arrays"):
+    with pytest.raises(
+        NotImplementedError,
+        match=r"second derivatives of first_order_square are not implemented: DeclaredFirstOrderOnlyBackward's rule works on raw numpy arrays",
+    ):
         apply(DeclaredFirstOrderOnly, x).sum().backward(create_graph=True)
     assert not ad.is_grad_enabled() or np.asarray(x).shape == (2,)  # the guard is lifted afterwards

@@ -1,4 +1,5 @@
 """In-place operators: parameter updates, recorded in-place ops, and the version counter."""
+
 import gc
 import weakref
 
@@ -36,7 +37,7 @@ def test_parameter_update_under_no_grad_keeps_the_same_leaf_object():
     with ad.no_grad():
         w -= 0.1 * w.grad
     assert w.is_leaf and w.requires_grad and w.grad_fn is None
-    assert w.data is data_before                      # the very same array, updated
+    assert w.data is data_before  # the very same array, updated
     assert w._version == 1
     np.testing.assert_allclose(w.data, [0.8, 1.6])
     with ad.no_grad():
@@ -49,9 +50,17 @@ def test_parameter_update_under_no_grad_keeps_the_same_leaf_object():
 
 def test_inplace_on_a_leaf_that_requires_grad_is_an_error():
     w = Tensor([1.0, 2.0], requires_grad=True)
-    for update in (lambda: w.__iadd__(1), lambda: w.__isub__(1), lambda: w.__imul__(2),
-                   lambda: w.__itruediv__(2), lambda: w.__setitem__(0, 5.0)):
-        with pytest.raises(RuntimeError, match=r"a leaf Tensor that requires grad is being used in an in-place operation \(.*\)\. To update a parameter, do it under `with autodiff.no_grad\(\):`"):
+    for update in (
+        lambda: w.__iadd__(1),
+        lambda: w.__isub__(1),
+        lambda: w.__imul__(2),
+        lambda: w.__itruediv__(2),
+        lambda: w.__setitem__(0, 5.0),
+    ):
+        with pytest.raises(
+            RuntimeError,
+            match=r"a leaf Tensor that requires grad is being used in an in-place operation \(.*\)\. To update a parameter, do it under `with autodiff.no_grad\(\):`",
+        ):
             update()
     np.testing.assert_array_equal(w.data, [1.0, 2.0])
 
@@ -59,9 +68,9 @@ def test_inplace_on_a_leaf_that_requires_grad_is_an_error():
 def test_recorded_inplace_on_an_intermediate_gives_right_gradients():
     x = Tensor([1.0, 2.0], requires_grad=True)
     c = x * 3
-    b = c * 2            # reads c before the change
-    c += x * x           # c = 3x + x²
-    c *= c               # c = (3x + x²)²
+    b = c * 2  # reads c before the change
+    c += x * x  # c = 3x + x²
+    c *= c  # c = (3x + x²)²
     (b.sum() + c.sum()).backward()
     expected = 2 * 3 + 2 * (3 * x.data + x.data**2) * (3 + 2 * x.data)
     np.testing.assert_allclose(x.grad.data, expected)
@@ -70,10 +79,10 @@ def test_recorded_inplace_on_an_intermediate_gives_right_gradients():
 def test_consumers_created_before_an_unrecorded_bump_route_to_the_right_history():
     x = Tensor(2.0, requires_grad=True)
     c = x * 1
-    r = c + 1            # sees c at version 0
+    r = c + 1  # sees c at version 0
     with ad.no_grad():
-        c += 5           # unrecorded: same history, version 1
-    c += r               # recorded: c = (x + 5) + (x + 1)
+        c += 5  # unrecorded: same history, version 1
+    c += r  # recorded: c = (x + 5) + (x + 1)
     assert c.item() == 10.0
     c.backward()
     assert x.grad.item() == 2.0
@@ -82,8 +91,8 @@ def test_consumers_created_before_an_unrecorded_bump_route_to_the_right_history(
 def test_inplace_setitem_and_augmented_item_assignment_on_an_intermediate():
     x = Tensor([1.0, 2.0, 3.0], requires_grad=True)
     y = x * 1
-    y[0] = x[2] * 10     # y = [10·x2, x1, x2]
-    y[1] += 5            # y[1] = x1 + 5 (tmp = y[1]; tmp += 5; y[1] = tmp)
+    y[0] = x[2] * 10  # y = [10·x2, x1, x2]
+    y[1] += 5  # y[1] = x1 + 5 (tmp = y[1]; tmp += 5; y[1] = tmp)
     np.testing.assert_allclose(y.data, [30.0, 7.0, 3.0])
     (y * Tensor([1.0, 2.0, 3.0])).sum().backward()
     np.testing.assert_allclose(x.grad.data, [0.0, 2.0, 10.0 + 3.0])
@@ -111,15 +120,18 @@ def test_accumulating_in_a_loop():
 def test_modified_saved_input_is_detected_and_named():
     w = Tensor([1.0, 2.0], requires_grad=True)
     c = Tensor([3.0, 4.0])
-    y = w * c            # mul saves c to compute ∂y/∂w
-    c += 1               # nothing requires grad: an ordinary in-place write
-    with pytest.raises(RuntimeError, match=r"modified by an inplace operation: input 1 of MulBackward \(shape \(2,\), dtype float64\) is at version 1; expected version 0"):
+    y = w * c  # mul saves c to compute ∂y/∂w
+    c += 1  # nothing requires grad: an ordinary in-place write
+    with pytest.raises(
+        RuntimeError,
+        match=r"modified by an inplace operation: input 1 of MulBackward \(shape \(2,\), dtype float64\) is at version 1; expected version 0",
+    ):
         y.sum().backward()
 
 
 def test_modified_saved_output_is_detected_and_named():
     x = Tensor([1.0, 2.0], requires_grad=True)
-    y = x.exp()          # exp saves its output
+    y = x.exp()  # exp saves its output
     with ad.no_grad():
         y += 1
     with pytest.raises(RuntimeError, match=r"output 0 of ExpBackward .* is at version 1; expected version 0"):
@@ -129,7 +141,7 @@ def test_modified_saved_output_is_detected_and_named():
 def test_recorded_inplace_on_a_saved_output_keeps_the_saved_value():
     x = Tensor([1.0, 2.0], requires_grad=True)
     y = x.exp()
-    y += 1               # recorded: exp's saved output is left untouched
+    y += 1  # recorded: exp's saved output is left untouched
     y.sum().backward()
     np.testing.assert_allclose(x.grad.data, np.exp([1.0, 2.0]))
 
@@ -148,7 +160,7 @@ def test_writes_through_a_view_bump_the_base_version():
     y = (w * w).sum()
     with ad.no_grad():
         view = w.T
-        view[0, 1] = 10.0            # writes into w's memory
+        view[0, 1] = 10.0  # writes into w's memory
     assert w.data[1, 0] == 10.0
     with pytest.raises(RuntimeError, match="has been modified by an inplace operation"):
         y.backward()
@@ -250,7 +262,7 @@ def test_recorded_inplace_graphs_have_no_reference_cycles():
 def test_inplace_keeps_dtype():
     x = Tensor(np.ones(2, dtype=np.float32), requires_grad=True)
     c = x * 1
-    c += Tensor(np.ones(2), requires_grad=True)     # a float64 operand
+    c += Tensor(np.ones(2), requires_grad=True)  # a float64 operand
     assert c.dtype == np.float32
     c.sum().backward()
     assert x.grad.dtype == np.float32

@@ -16,6 +16,7 @@ base in a loss. The outcome must be one of:
 * and the values numpy gives for the same statements (a recorded in-place op gives the target
   a new array, so it does not write through to the base: a documented difference from PyTorch).
 """
+
 import numpy as np
 import pytest
 
@@ -72,23 +73,61 @@ def _mask(shape):
 
 
 # The statements, written once for Tensors and numpy arrays.
-def _iadd(t, v): t += v; return t            # noqa: E702
-def _isub(t, v): t -= v; return t            # noqa: E702
-def _imul(t, v): t *= v; return t            # noqa: E702
-def _idiv(t, v): t /= v; return t            # noqa: E702
-def _ipow(t, v): t **= v; return t           # noqa: E702
-def _set_int(t, v): t[0] = v; return t       # noqa: E702
-def _set_mask(t, v): t[_mask(t.shape)] = v; return t  # noqa: E702
-def _set_ellipsis(t, v): t[...] = v; return t  # noqa: E702
-def _set_slice(t, v): t[..., 1:] = v; return t  # noqa: E702
-def _set_iadd(t, v): t[0] += v; return t     # noqa: E702  (t[0] read, changed, written back)
+def _iadd(t, v):
+    t += v
+    return t  # noqa: E702
+
+
+def _isub(t, v):
+    t -= v
+    return t  # noqa: E702
+
+
+def _imul(t, v):
+    t *= v
+    return t  # noqa: E702
+
+
+def _idiv(t, v):
+    t /= v
+    return t  # noqa: E702
+
+
+def _ipow(t, v):
+    t **= v
+    return t  # noqa: E702
+
+
+def _set_int(t, v):
+    t[0] = v
+    return t  # noqa: E702
+
+
+def _set_mask(t, v):
+    t[_mask(t.shape)] = v
+    return t  # noqa: E702
+
+
+def _set_ellipsis(t, v):
+    t[...] = v
+    return t  # noqa: E702
+
+
+def _set_slice(t, v):
+    t[..., 1:] = v
+    return t  # noqa: E702
+
+
+def _set_iadd(t, v):
+    t[0] += v
+    return t  # noqa: E702  (t[0] read, changed, written back)
 
 
 def _imatmul(t, v):
     if isinstance(t, Tensor):
-        t @= v                               # Tensor has no __imatmul__: Python rebinds t = t @ v
+        t @= v  # Tensor has no __imatmul__: Python rebinds t = t @ v
         return t
-    return t @ v                             # numpy's @= would write in place
+    return t @ v  # numpy's @= would write in place
 
 
 def _zero(t, v):
@@ -101,11 +140,17 @@ def _zero(t, v):
 
 # name: (the statement, the shape of its operand given the target's shape)
 MUTATIONS = {
-    "+=": (_iadd, lambda s: s[-1:]), "-=": (_isub, lambda s: s[-1:]), "*=": (_imul, lambda s: s[-1:]),
-    "/=": (_idiv, lambda s: s[-1:]), "**=": (_ipow, lambda s: s[-1:]),
-    "@=": (_imatmul, lambda s: (s[-1], s[-1])), "t[0]=": (_set_int, lambda s: s[1:]),
-    "t[mask]=": (_set_mask, lambda s: (int(_mask(s).sum()),)), "t[...]=": (_set_ellipsis, lambda s: s),
-    "t[...,1:]=": (_set_slice, lambda s: s[:-1] + (s[-1] - 1,)), "t[0]+=": (_set_iadd, lambda s: s[1:]),
+    "+=": (_iadd, lambda s: s[-1:]),
+    "-=": (_isub, lambda s: s[-1:]),
+    "*=": (_imul, lambda s: s[-1:]),
+    "/=": (_idiv, lambda s: s[-1:]),
+    "**=": (_ipow, lambda s: s[-1:]),
+    "@=": (_imatmul, lambda s: (s[-1], s[-1])),
+    "t[0]=": (_set_int, lambda s: s[1:]),
+    "t[mask]=": (_set_mask, lambda s: (int(_mask(s).sum()),)),
+    "t[...]=": (_set_ellipsis, lambda s: s),
+    "t[...,1:]=": (_set_slice, lambda s: s[:-1] + (s[-1] - 1,)),
+    "t[0]+=": (_set_iadd, lambda s: s[1:]),
     "zero_": (_zero, lambda s: ()),
 }
 
@@ -116,7 +161,7 @@ def _operand(w, target_shape, mutation, operand):
     shape = MUTATIONS[mutation][1](tuple(target_shape))
     if operand == "number":
         return np.full(shape, 1.25) if mutation == "@=" else (1.5 if mutation == "**=" else 1.25)
-    v = w[:int(np.prod(shape))].reshape(shape)
+    v = w[: int(np.prod(shape))].reshape(shape)
     return v * 0.5 + 1.0 if mutation == "**=" else v
 
 
@@ -177,8 +222,12 @@ def _numpy_reference(target_kind, mutation, operand):
 
 CASES = [
     (t, m, ng, timing, op)
-    for t in TARGETS for m in MUTATIONS for ng in (False, True) for timing in ("before", "after")
-    for op in ("number", "tensor") if not (m == "zero_" and op == "tensor")
+    for t in TARGETS
+    for m in MUTATIONS
+    for ng in (False, True)
+    for timing in ("before", "after")
+    for op in ("number", "tensor")
+    if not (m == "zero_" and op == "tensor")
 ]
 
 
@@ -193,8 +242,9 @@ def test_inplace_matrix(target_kind, mutation):
             try:
                 check_case(*case)
             except Exception as error:  # noqa: BLE001  (reported below, with the case)
-                failures.append(f"{'no_grad' if case[2] else 'grad'}, {case[3]}, {case[4]} operand: "
-                                f"{type(error).__name__}: {error}")
+                failures.append(
+                    f"{'no_grad' if case[2] else 'grad'}, {case[3]}, {case[4]} operand: {type(error).__name__}: {error}"
+                )
     assert not failures, "\n".join(failures)
 
 
@@ -205,20 +255,20 @@ def check_case(target_kind, mutation, no_grad, timing, operand):
         saved = x * 2.0 if timing == "after" else None
         with pytest.raises(RuntimeError, match=LEAF_ERROR):
             MUTATIONS[mutation][0](x, _operand(w, x.shape, mutation, operand))
-        assert x._version == 0 and x.is_leaf and x.grad_fn is None   # nothing half-done
+        assert x._version == 0 and x.is_leaf and x.grad_fn is None  # nothing half-done
         np.testing.assert_array_equal(x.data, X0)
         if saved is not None:
-            saved.sum().backward()                   # the graph that saved x still works
+            saved.sum().backward()  # the graph that saved x still works
             np.testing.assert_array_equal(x.grad.data, np.full(x.shape, 2.0))
         return
 
     loss, inputs, base, target, facts = run(target_kind, mutation, no_grad, timing, operand, X0, W0, U0)
     base_before, base_after, target_after = _numpy_reference(target_kind, mutation, operand)
-    np.testing.assert_allclose(target.data, target_after, rtol=1e-12)       # the statement's values
+    np.testing.assert_allclose(target.data, target_after, rtol=1e-12)  # the statement's values
     if base is not None:
         if expected == "recorded" or mutation == "@=":  # the target got a new array: the base keeps its values
             np.testing.assert_array_equal(base.data, base_before)
-        else:                                           # written in place, through views, as numpy does
+        else:  # written in place, through views, as numpy does
             np.testing.assert_allclose(base.data, base_after, rtol=1e-12)
 
     if expected == "unrecorded" and timing == "after" and mutation != "@=":
@@ -276,8 +326,8 @@ def test_inplace_after_an_op_that_saved_the_value_keeps_the_old_value_for_backwa
     """PyTorch raises here (the saved tensor was modified); autodiff keeps the saved value."""
     x = Tensor([1.0, 2.0], requires_grad=True)
     h = x * 1.0
-    sq = h * h              # saves h
-    h += 1.0                # recorded
+    sq = h * h  # saves h
+    h += 1.0  # recorded
     (sq.sum() + h.sum()).backward()
     np.testing.assert_array_equal(x.grad.data, 2 * x.data + 1)
 
@@ -289,7 +339,7 @@ def test_numpy_views_of_the_data_see_unrecorded_changes_only():
     with ad.no_grad():
         h += 1.0
     assert view.tolist() == [2.0, 3.0]
-    h += 1.0                # recorded: h gets a new array, the numpy view keeps the old values
+    h += 1.0  # recorded: h gets a new array, the numpy view keeps the old values
     assert view.tolist() == [2.0, 3.0] and h.data.tolist() == [3.0, 4.0]
 
 
@@ -305,13 +355,22 @@ def test_failed_inplace_ops_leave_data_and_version_unchanged():
     h = Tensor([1.0, 2.0], requires_grad=True) * 1.0
     i = Tensor([1, 2])
     cases = [
-        (h, lambda: h.__iadd__(Tensor(np.ones((3, 2)), requires_grad=True)), RuntimeError,
-         r"output with shape \(2,\) doesn't match the broadcast shape \(3, 2\)"),
+        (
+            h,
+            lambda: h.__iadd__(Tensor(np.ones((3, 2)), requires_grad=True)),
+            RuntimeError,
+            r"output with shape \(2,\) doesn't match the broadcast shape \(3, 2\)",
+        ),
         (h, lambda: h.__setitem__(5, 1.0), IndexError, "index 5 is out of bounds"),
         (h, lambda: h.__setitem__(np.array([True]), 1.0), IndexError, "boolean index did not match"),
         (i, lambda: i.__iadd__(1.5), Exception, "Cannot cast ufunc 'add' output"),
         (i, lambda: i.__setitem__(0, "a"), ValueError, "invalid literal for int"),
-        (i, lambda: i.__iadd__(np.ones(3, dtype=int)), ValueError, r"could not be broadcast together with shapes \(2,\) \(3,\)"),
+        (
+            i,
+            lambda: i.__iadd__(np.ones(3, dtype=int)),
+            ValueError,
+            r"could not be broadcast together with shapes \(2,\) \(3,\)",
+        ),
     ]
     for tensor, action, error, message in cases:
         data, version, grad_fn = tensor.data.copy(), tensor._version, tensor.grad_fn
@@ -338,12 +397,12 @@ def test_setitem_with_repeated_indices_gives_the_gradient_of_the_value_that_was_
     x = Tensor([1.0, 2.0, 3.0], requires_grad=True)
     v = Tensor([10.0, 20.0], requires_grad=True)
     c = x * 1.0
-    if _assign_with_repeats(c, v, augmented=False):   # refusing, naming the op, is fine too
+    if _assign_with_repeats(c, v, augmented=False):  # refusing, naming the op, is fine too
         return
-    assert c.data.tolist() == [20.0, 2.0, 3.0]        # numpy: the last write wins
+    assert c.data.tolist() == [20.0, 2.0, 3.0]  # numpy: the last write wins
     c.sum().backward()
     np.testing.assert_array_equal(x.grad.data, [0.0, 1.0, 1.0])
-    np.testing.assert_array_equal(v.grad.data, [0.0, 1.0])   # v[0] was overwritten: it changes nothing
+    np.testing.assert_array_equal(v.grad.data, [0.0, 1.0])  # v[0] was overwritten: it changes nothing
 
 
 def test_augmented_item_assignment_with_repeated_indices():
@@ -371,10 +430,10 @@ def test_changing_an_index_or_condition_after_the_forward_does_not_change_the_gr
     else:
         index = np.array([True, True, False])
         y = ad.where(index, x, 0.0)
-    index[0] = 2 if kind.endswith("index") else False   # the caller reuses its array: [2, 1] or [F, T, F]
+    index[0] = 2 if kind.endswith("index") else False  # the caller reuses its array: [2, 1] or [F, T, F]
     try:
         y.sum().backward()
-    except RuntimeError as error:       # refusing (like PyTorch's version check) is fine too
+    except RuntimeError as error:  # refusing (like PyTorch's version check) is fine too
         assert "modified by an inplace operation" in str(error)
         return
     np.testing.assert_array_equal(x.grad.data, [1.0, 1.0, 0.0])
@@ -383,11 +442,15 @@ def test_changing_an_index_or_condition_after_the_forward_does_not_change_the_gr
 # -- optimizers update parameters in place between cycles ------------------------------------------
 
 
-@pytest.mark.parametrize("make", [
-    lambda p: nn.optim.SGD(p, lr=0.1, momentum=0.9, weight_decay=1e-3),
-    lambda p: nn.optim.Adam(p, lr=1e-2, weight_decay=1e-3),
-    lambda p: nn.optim.AdamW(p, lr=1e-2),
-], ids=["SGD", "Adam", "AdamW"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda p: nn.optim.SGD(p, lr=0.1, momentum=0.9, weight_decay=1e-3),
+        lambda p: nn.optim.Adam(p, lr=1e-2, weight_decay=1e-3),
+        lambda p: nn.optim.AdamW(p, lr=1e-2),
+    ],
+    ids=["SGD", "Adam", "AdamW"],
+)
 def test_optimizer_steps_between_cycles_keep_gradients_right(make):
     rng = np.random.default_rng(1)
     X, y = rng.standard_normal((16, 3)), rng.integers(0, 2, 16)
@@ -408,7 +471,7 @@ def test_optimizer_steps_between_cycles_keep_gradients_right(make):
         optimizer.step()
         assert all(p.is_leaf and p.data is a for p, a in zip(model.parameters(), arrays))
     stale = nn.functional.cross_entropy(model(X), y)
-    optimizer.step()                                  # between this forward and its backward
+    optimizer.step()  # between this forward and its backward
     with pytest.raises(RuntimeError, match="has been modified by an inplace operation"):
         stale.backward()
 

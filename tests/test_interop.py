@@ -3,6 +3,7 @@
 PyTorch, onnx, onnxruntime and safetensors are oracles here, installed with the dev extras; each
 test that needs one asks for it through a fixture (``pytest.importorskip`` only guards).
 """
+
 import builtins
 import importlib.util
 import json
@@ -55,10 +56,10 @@ def nested(dtype=np.float64):
     """Every supported module, nested: for inputs of shape (N, 2, 3, 2)."""
     nn.manual_seed(0)
     return nn.Sequential(
-        nn.Flatten(2, 3),                          # (N, 2, 6)
-        nn.Linear(6, 8, dtype=dtype),              # on 3-d inputs
+        nn.Flatten(2, 3),  # (N, 2, 6)
+        nn.Linear(6, 8, dtype=dtype),  # on 3-d inputs
         nn.Tanh(),
-        nn.Flatten(),                              # (N, 16)
+        nn.Flatten(),  # (N, 16)
         nn.MLP(16, [12, 4], activation="sigmoid", dtype=dtype),
         nn.ReLU(),
         nn.Identity(),
@@ -78,8 +79,10 @@ TOLERANCE = {np.float32: dict(rtol=1e-5, atol=1e-6), np.float64: dict(rtol=1e-12
 
 
 def test_importing_autodiff_and_nn_loads_no_interop_package():
-    code = ("import sys, autodiff, nn, nn.interop, nn.serialization\n"
-            f"print(sorted(m for m in {INTEROP_PACKAGES!r} if m in sys.modules))")
+    code = (
+        "import sys, autodiff, nn, nn.interop, nn.serialization\n"
+        f"print(sorted(m for m in {INTEROP_PACKAGES!r} if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
@@ -101,18 +104,23 @@ def block_with_import_hook(monkeypatch, name):
 
 
 @pytest.mark.parametrize("block", [block_with_sys_modules, block_with_import_hook], ids=["sys.modules", "__import__"])
-@pytest.mark.parametrize("call, package, caller", [
-    (lambda tmp: nn.to_torch(nn.MLP(2, [1])), "torch", "nn.to_torch"),
-    (lambda tmp: nn.from_torch(object()), "torch", "nn.from_torch"),
-    (lambda tmp: nn.export_onnx(nn.MLP(2, [1]), tmp / "m.onnx", np.ones((1, 2))), "onnx", "nn.export_onnx"),
-], ids=["to_torch", "from_torch", "export_onnx"])
+@pytest.mark.parametrize(
+    "call, package, caller",
+    [
+        (lambda tmp: nn.to_torch(nn.MLP(2, [1])), "torch", "nn.to_torch"),
+        (lambda tmp: nn.from_torch(object()), "torch", "nn.from_torch"),
+        (lambda tmp: nn.export_onnx(nn.MLP(2, [1]), tmp / "m.onnx", np.ones((1, 2))), "onnx", "nn.export_onnx"),
+    ],
+    ids=["to_torch", "from_torch", "export_onnx"],
+)
 def test_a_missing_package_names_the_extra_to_install(monkeypatch, tmp_path, block, call, package, caller):
     block(monkeypatch, package)
     with pytest.raises(ModuleNotFoundError) as error:
         call(tmp_path)
     assert str(error.value) == (
         f"{caller} needs the '{package}' package, which is not installed: pip install 'autodiff[{package}]' "
-        "(or 'autodiff[export]' for torch, onnx, onnxruntime and safetensors together)")
+        "(or 'autodiff[export]' for torch, onnx, onnxruntime and safetensors together)"
+    )
     assert error.value.name == package
     assert not os.listdir(tmp_path)
 
@@ -157,7 +165,15 @@ def test_round_trip_ours_torch_ours_of_every_supported_module(torch):
     model = nested()
     converted = nn.to_torch(model)
     assert [type(m).__name__ for m in converted] == [
-        "Flatten", "Linear", "Tanh", "Flatten", "TorchMLP", "ReLU", "Identity", "Linear"]
+        "Flatten",
+        "Linear",
+        "Tanh",
+        "Flatten",
+        "TorchMLP",
+        "ReLU",
+        "Identity",
+        "Linear",
+    ]
     assert (converted[0].start_dim, converted[0].end_dim) == (2, 3)
     assert converted[7].bias is None
     assert list(converted.state_dict()) == list(model.state_dict())
@@ -236,9 +252,15 @@ def test_the_torch_model_trains_like_ours(torch):
 
 def test_from_torch_keeps_named_sequential_entries_and_the_dtype(torch):
     torch.manual_seed(0)
-    module = torch.nn.Sequential(OrderedDict(
-        flat=torch.nn.Flatten(), fc=torch.nn.Linear(6, 4), act=torch.nn.ReLU(inplace=True),
-        head=torch.nn.Linear(4, 2, bias=False), out=torch.nn.Sigmoid()))
+    module = torch.nn.Sequential(
+        OrderedDict(
+            flat=torch.nn.Flatten(),
+            fc=torch.nn.Linear(6, 4),
+            act=torch.nn.ReLU(inplace=True),
+            head=torch.nn.Linear(4, 2, bias=False),
+            out=torch.nn.Sigmoid(),
+        )
+    )
     model = nn.from_torch(module)
     assert list(model.state_dict()) == list(module.state_dict()) == ["fc.weight", "fc.bias", "head.weight"]
     assert model.fc.weight.dtype == np.float32 and model.head.bias is None
@@ -286,25 +308,50 @@ def with_extra_parameter():
     return model
 
 
-REFUSED = (r"; to_torch converts Linear, ReLU, Tanh, Sigmoid, Flatten, Identity, Sequential, ModuleList and MLP, "
-           r"and modules built")
+REFUSED = (
+    r"; to_torch converts Linear, ReLU, Tanh, Sigmoid, Flatten, Identity, Sequential, ModuleList and MLP, "
+    r"and modules built"
+)
 
 
-@pytest.mark.parametrize("make, error, message", [
-    (Affine, TypeError, r"^nn.to_torch: Affine has no PyTorch counterpart" + REFUSED + r" from them\. "
-     r"Write Affine as a torch.nn.Module with the same attribute names, then load model.state_dict\(\) into it$"),
-    (lambda: nn.MLP(2, [4, 1], activation=Swish), TypeError,
-     r"^nn.to_torch: Swish \(at 'layers.1'\) has no PyTorch counterpart" + REFUSED),
-    (lambda: nn.Sequential(nn.ReLU(), MyLinear(2, 2)), TypeError,
-     r"^nn.to_torch: MyLinear \(at '1'\) has no PyTorch counterpart"),
-    (with_extra_parameter, TypeError,
-     r"^nn.to_torch: Linear \(at '0'\) holds parameter 'scale', which torch.nn.Linear has no place for; "
-     r"keep extra parameters and layers in modules of their own$"),
-    (lambda: nn.Linear(2, 2, dtype=np.longdouble), TypeError,
-     r"^nn.to_torch: Linear has dtype float128, which PyTorch does not have; build it with dtype=np.float32"),
-    (lambda: np.ones(3), TypeError,
-     r"^nn.to_torch expects an nn.Module, got ndarray \(for a torch module use nn.from_torch\)$"),
-], ids=["custom_module", "custom_activation", "subclass", "extra_parameter", "longdouble", "not_a_module"])
+@pytest.mark.parametrize(
+    "make, error, message",
+    [
+        (
+            Affine,
+            TypeError,
+            r"^nn.to_torch: Affine has no PyTorch counterpart" + REFUSED + r" from them\. "
+            r"Write Affine as a torch.nn.Module with the same attribute names, then load model.state_dict\(\) into it$",
+        ),
+        (
+            lambda: nn.MLP(2, [4, 1], activation=Swish),
+            TypeError,
+            r"^nn.to_torch: Swish \(at 'layers.1'\) has no PyTorch counterpart" + REFUSED,
+        ),
+        (
+            lambda: nn.Sequential(nn.ReLU(), MyLinear(2, 2)),
+            TypeError,
+            r"^nn.to_torch: MyLinear \(at '1'\) has no PyTorch counterpart",
+        ),
+        (
+            with_extra_parameter,
+            TypeError,
+            r"^nn.to_torch: Linear \(at '0'\) holds parameter 'scale', which torch.nn.Linear has no place for; "
+            r"keep extra parameters and layers in modules of their own$",
+        ),
+        (
+            lambda: nn.Linear(2, 2, dtype=np.longdouble),
+            TypeError,
+            r"^nn.to_torch: Linear has dtype float128, which PyTorch does not have; build it with dtype=np.float32",
+        ),
+        (
+            lambda: np.ones(3),
+            TypeError,
+            r"^nn.to_torch expects an nn.Module, got ndarray \(for a torch module use nn.from_torch\)$",
+        ),
+    ],
+    ids=["custom_module", "custom_activation", "subclass", "extra_parameter", "longdouble", "not_a_module"],
+)
 def test_to_torch_refuses_what_pytorch_has_no_counterpart_for(torch, make, error, message):
     model = make()
     if isinstance(model, nn.Linear) and model.weight.dtype == np.float64:
@@ -325,22 +372,35 @@ def mlp_with_a_head(torch):
     return module
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda torch: torch.nn.Conv2d(1, 1, 3),
-     r"^nn.from_torch: Conv2d has no counterpart in nn; from_torch converts torch.nn.Sequential, ModuleList, "
-     r"Linear, ReLU, Tanh, Sigmoid, Flatten and Identity, and modules built from them$"),
-    (lambda torch: torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Sequential(torch.nn.GELU())),
-     r"^nn.from_torch: GELU \(at '1.0'\) has no counterpart in nn"),
-    (buffered_sequential,
-     r"^nn.from_torch: Sequential holds buffer 'running_mean', which nn.Sequential has no place for$"),
-    (mlp_with_a_head,
-     r"^nn.from_torch: TorchMLP holds sub-module 'head', which nn.MLP has no place for$"),
-    (lambda torch: torch.nn.Linear(2, 2, dtype=torch.bfloat16),
-     r"^nn.from_torch: Linear has dtype torch.bfloat16, which numpy does not have; convert it first "
-     r"\(module.float\(\) or module.double\(\)\)$"),
-    (lambda torch: nn.MLP(2, [1]),
-     r"^nn.from_torch expects a torch.nn.Module, got MLP \(for an nn model use nn.to_torch\)$"),
-], ids=["conv", "nested_gelu", "buffer", "extra_sub_module", "bfloat16", "not_a_torch_module"])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (
+            lambda torch: torch.nn.Conv2d(1, 1, 3),
+            r"^nn.from_torch: Conv2d has no counterpart in nn; from_torch converts torch.nn.Sequential, ModuleList, "
+            r"Linear, ReLU, Tanh, Sigmoid, Flatten and Identity, and modules built from them$",
+        ),
+        (
+            lambda torch: torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Sequential(torch.nn.GELU())),
+            r"^nn.from_torch: GELU \(at '1.0'\) has no counterpart in nn",
+        ),
+        (
+            buffered_sequential,
+            r"^nn.from_torch: Sequential holds buffer 'running_mean', which nn.Sequential has no place for$",
+        ),
+        (mlp_with_a_head, r"^nn.from_torch: TorchMLP holds sub-module 'head', which nn.MLP has no place for$"),
+        (
+            lambda torch: torch.nn.Linear(2, 2, dtype=torch.bfloat16),
+            r"^nn.from_torch: Linear has dtype torch.bfloat16, which numpy does not have; convert it first "
+            r"\(module.float\(\) or module.double\(\)\)$",
+        ),
+        (
+            lambda torch: nn.MLP(2, [1]),
+            r"^nn.from_torch expects a torch.nn.Module, got MLP \(for an nn model use nn.to_torch\)$",
+        ),
+    ],
+    ids=["conv", "nested_gelu", "buffer", "extra_sub_module", "bfloat16", "not_a_torch_module"],
+)
 def test_from_torch_refuses_what_nn_has_no_counterpart_for(torch, make, message):
     with pytest.raises(TypeError, match=message):
         nn.from_torch(make(torch))
@@ -391,8 +451,9 @@ def test_export_onnx_runs_in_onnxruntime_like_ours_for_any_batch(onnx, ort, tmp_
         (theirs,) = session.run(None, {"input": x})
         ours = ad.as_tensor(model(x)).data  # an empty Sequential hands back its input
         assert theirs.dtype == ours.dtype == dtype and theirs.shape == ours.shape
-        np.testing.assert_allclose(theirs, ours, **({"rtol": 1e-5, "atol": 1e-5} if dtype == np.float32 else
-                                                    {"rtol": 1e-12, "atol": 1e-12}))
+        np.testing.assert_allclose(
+            theirs, ours, **({"rtol": 1e-5, "atol": 1e-5} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-12})
+        )
 
 
 def test_export_onnx_uses_gemm_for_matrices_and_reshape_for_partial_flattening(onnx, tmp_path):
@@ -401,9 +462,19 @@ def test_export_onnx_uses_gemm_for_matrices_and_reshape_for_partial_flattening(o
     proto = onnx.load(nn.export_onnx(model, tmp_path / "m.onnx", np.ones((1, 2, 3, 2))))
     assert [m.training for m in model.modules()] == [True] * 5 + [False] * 5 + [True] * 3  # modes left as they were
     assert [(n.name, n.op_type) for n in proto.graph.node] == [
-        ("0/Reshape", "Reshape"), ("1/Transpose", "Transpose"), ("1/MatMul", "MatMul"), ("1/Add", "Add"),
-        ("2/Tanh", "Tanh"), ("3/Flatten", "Flatten"), ("4.layers.0/Gemm", "Gemm"), ("4.layers.1/Sigmoid", "Sigmoid"),
-        ("4.layers.2/Gemm", "Gemm"), ("5/Relu", "Relu"), ("6/Identity", "Identity"), ("7/Gemm", "Gemm")]
+        ("0/Reshape", "Reshape"),
+        ("1/Transpose", "Transpose"),
+        ("1/MatMul", "MatMul"),
+        ("1/Add", "Add"),
+        ("2/Tanh", "Tanh"),
+        ("3/Flatten", "Flatten"),
+        ("4.layers.0/Gemm", "Gemm"),
+        ("4.layers.1/Sigmoid", "Sigmoid"),
+        ("4.layers.2/Gemm", "Gemm"),
+        ("5/Relu", "Relu"),
+        ("6/Identity", "Identity"),
+        ("7/Gemm", "Gemm"),
+    ]
     assert proto.graph.node[-1].output == ["output"]
     shape = next(i for i in proto.graph.initializer if i.name == "0/shape")
     assert onnx.numpy_helper.to_array(shape).tolist() == [0, 0, -1]
@@ -426,24 +497,55 @@ def mixed_dtypes():
     return nn.Sequential(nn.Linear(2, 2, dtype=np.float32), nn.Linear(2, 2, dtype=np.float64))
 
 
-@pytest.mark.parametrize("make, example, error, message", [
-    (lambda: nn.Sequential(nn.Linear(2, 2), Swish()), np.ones((1, 2)), TypeError,
-     r"^nn.export_onnx: Swish \(at '1'\) has no ONNX translation; export_onnx handles Linear, ReLU, Tanh, Sigmoid, "
-     r"Flatten, Identity, Sequential and MLP, and modules built from them$"),
-    (Affine, np.ones((1, 2)), TypeError, r"^nn.export_onnx: Affine has no ONNX translation"),
-    (mixed_dtypes, np.ones((1, 2)), TypeError,
-     r"^nn.export_onnx: the model mixes parameter dtypes float32, float64; an ONNX graph needs one, "
-     r"so build every layer with the same dtype$"),
-    (lambda: nn.MLP(2, [1]), np.ones(2), ValueError,
-     r"^nn.export_onnx: Linear \(at 'layers.0'\) gets inputs of shape \('batch',\), whose only axis is the batch axis; "
-     r"give example_input a feature axis after the batch axis$"),
-    (lambda: nn.MLP(2, [1]), np.float64(1.0), ValueError,
-     r"^nn.export_onnx: example_input must have a batch axis first, e.g. shape \(1, features\); got a 0-d array$"),
-    (lambda: nn.MLP(2, [1]), np.ones((1, 3)), ValueError,  # our own shape error, before any ONNX
-     r"^linear of shapes \(1, 3\), \(1, 2\), \(1,\): x has 3 features per sample"),
-    (lambda: "model", np.ones((1, 2)), TypeError, r"^nn.export_onnx expects an nn.Module, got str$"),
-], ids=["unknown_module", "custom_module", "mixed_dtypes", "no_feature_axis", "no_batch_axis", "wrong_width",
-        "not_a_module"])
+@pytest.mark.parametrize(
+    "make, example, error, message",
+    [
+        (
+            lambda: nn.Sequential(nn.Linear(2, 2), Swish()),
+            np.ones((1, 2)),
+            TypeError,
+            r"^nn.export_onnx: Swish \(at '1'\) has no ONNX translation; export_onnx handles Linear, ReLU, Tanh, Sigmoid, "
+            r"Flatten, Identity, Sequential and MLP, and modules built from them$",
+        ),
+        (Affine, np.ones((1, 2)), TypeError, r"^nn.export_onnx: Affine has no ONNX translation"),
+        (
+            mixed_dtypes,
+            np.ones((1, 2)),
+            TypeError,
+            r"^nn.export_onnx: the model mixes parameter dtypes float32, float64; an ONNX graph needs one, "
+            r"so build every layer with the same dtype$",
+        ),
+        (
+            lambda: nn.MLP(2, [1]),
+            np.ones(2),
+            ValueError,
+            r"^nn.export_onnx: Linear \(at 'layers.0'\) gets inputs of shape \('batch',\), whose only axis is the batch axis; "
+            r"give example_input a feature axis after the batch axis$",
+        ),
+        (
+            lambda: nn.MLP(2, [1]),
+            np.float64(1.0),
+            ValueError,
+            r"^nn.export_onnx: example_input must have a batch axis first, e.g. shape \(1, features\); got a 0-d array$",
+        ),
+        (
+            lambda: nn.MLP(2, [1]),
+            np.ones((1, 3)),
+            ValueError,  # our own shape error, before any ONNX
+            r"^linear of shapes \(1, 3\), \(1, 2\), \(1,\): x has 3 features per sample",
+        ),
+        (lambda: "model", np.ones((1, 2)), TypeError, r"^nn.export_onnx expects an nn.Module, got str$"),
+    ],
+    ids=[
+        "unknown_module",
+        "custom_module",
+        "mixed_dtypes",
+        "no_feature_axis",
+        "no_batch_axis",
+        "wrong_width",
+        "not_a_module",
+    ],
+)
 def test_export_onnx_refuses_clearly(onnx, tmp_path, make, example, error, message):
     with pytest.raises(error, match=message):
         nn.export_onnx(make(), tmp_path / "m.onnx", example)
@@ -485,12 +587,32 @@ def test_safetensors_round_trip_torch_to_ours(torch, safetensors, tmp_path):
 
 def every_dtype():
     rng = np.random.default_rng(0)
-    arrays = {f"{np.dtype(t).name}": (rng.normal(size=(2, 3)) * 50).astype(t) for t in (
-        np.bool_, np.uint8, np.int8, np.uint16, np.int16, np.uint32, np.int32, np.uint64, np.int64,
-        np.float16, np.float32, np.float64)}
-    arrays.update({"scalar": np.array(2.5), "empty": np.zeros((0, 4), np.float32),
-                   "big_endian": np.arange(6, dtype=">i4").reshape(3, 2),
-                   "strided": np.arange(12.0).reshape(3, 4)[:, ::2], "ünïcode.name": np.ones(1, np.int8)})
+    arrays = {
+        f"{np.dtype(t).name}": (rng.normal(size=(2, 3)) * 50).astype(t)
+        for t in (
+            np.bool_,
+            np.uint8,
+            np.int8,
+            np.uint16,
+            np.int16,
+            np.uint32,
+            np.int32,
+            np.uint64,
+            np.int64,
+            np.float16,
+            np.float32,
+            np.float64,
+        )
+    }
+    arrays.update(
+        {
+            "scalar": np.array(2.5),
+            "empty": np.zeros((0, 4), np.float32),
+            "big_endian": np.arange(6, dtype=">i4").reshape(3, 2),
+            "strided": np.arange(12.0).reshape(3, 4)[:, ::2],
+            "ünïcode.name": np.ones(1, np.int8),
+        }
+    )
     return arrays
 
 
@@ -498,8 +620,10 @@ def test_safetensors_agrees_with_the_reference_implementation_both_ways(safetens
     arrays = every_dtype()
     ours = nn.save(arrays, tmp_path / "ours.safetensors")
     read = safetensors.numpy.load_file(ours)
-    safetensors.numpy.save_file({k: np.asarray(v, v.dtype.newbyteorder("<"), order="C") for k, v in arrays.items()},
-                                tmp_path / "theirs.safetensors")
+    safetensors.numpy.save_file(
+        {k: np.asarray(v, v.dtype.newbyteorder("<"), order="C") for k, v in arrays.items()},
+        tmp_path / "theirs.safetensors",
+    )
     for loaded in (read, nn.load(tmp_path / "theirs.safetensors"), nn.load(ours)):
         assert sorted(loaded) == sorted(arrays)
         for key, value in arrays.items():
@@ -509,7 +633,9 @@ def test_safetensors_agrees_with_the_reference_implementation_both_ways(safetens
     # with the reference writer's order (wider dtypes first, then by name), the files are byte for byte the same
     ordered = {k: arrays[k] for k in ("float64", "float32", "float16", "bool")}
     safetensors.numpy.save_file(ordered, tmp_path / "theirs.safetensors", metadata={"format": "pt"})
-    assert (tmp_path / "theirs.safetensors").read_bytes() == Path(nn.save(ordered, tmp_path / "o.safetensors")).read_bytes()
+    assert (tmp_path / "theirs.safetensors").read_bytes() == Path(
+        nn.save(ordered, tmp_path / "o.safetensors")
+    ).read_bytes()
 
 
 def test_safetensors_save_is_atomic_and_chosen_by_extension(tmp_path, monkeypatch):
@@ -530,12 +656,22 @@ def test_safetensors_save_is_atomic_and_chosen_by_extension(tmp_path, monkeypatc
     assert sorted(os.listdir(tmp_path)) == ["model.SafeTensors", "model.npz"]
 
 
-@pytest.mark.parametrize("state, message", [
-    ({"z": np.ones(2, np.complex128)}, r"^cannot save entry 'z' as safetensors: the format has no complex128 dtype "
-                                       r"\(save it to an .npz file instead\)$"),
-    ({"__metadata__": np.ones(2)}, r"^cannot save entry '__metadata__' as safetensors: the format reserves that name$"),
-    ({"o": np.array([None])}, r"^cannot save entry 'o': dtype object is not numeric$"),
-], ids=["complex", "reserved_name", "object"])
+@pytest.mark.parametrize(
+    "state, message",
+    [
+        (
+            {"z": np.ones(2, np.complex128)},
+            r"^cannot save entry 'z' as safetensors: the format has no complex128 dtype "
+            r"\(save it to an .npz file instead\)$",
+        ),
+        (
+            {"__metadata__": np.ones(2)},
+            r"^cannot save entry '__metadata__' as safetensors: the format reserves that name$",
+        ),
+        ({"o": np.array([None])}, r"^cannot save entry 'o': dtype object is not numeric$"),
+    ],
+    ids=["complex", "reserved_name", "object"],
+)
 def test_safetensors_save_refuses_what_the_format_cannot_hold(tmp_path, state, message):
     with pytest.raises(ValueError, match=message):
         nn.save(state, tmp_path / "x.safetensors")
@@ -551,43 +687,95 @@ ONE = {"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}
 EIGHT = bytes(8)
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"", r"is empty, not an nn checkpoint \(was its writing interrupted\?\)"),
-    (pickle.dumps({"w": 1}), r"looks like a Python pickle, not an nn checkpoint; nn.load never unpickles"),
-    ("npz", r"is an .npz \(zip\) file, not safetensors: rename it to end in .npz to load it$"),
-    (b"hello, world", r"is not a safetensors file: it should start with an 8-byte header length and a JSON header, "
-                      r"but it starts with b'hello, wo'"),
-    (safetensors_bytes(ONE, EIGHT)[:40], r"is truncated or corrupt: its safetensors header claims 61 bytes but the "
-                                         r"file holds 32 after the length \(was its writing interrupted\?\)"),
-    (safetensors_bytes(ONE, EIGHT)[:-3], r"is truncated or corrupt: safetensors entry 'w' ends at byte 8 of the data, "
-                                         r"but the file holds 5"),
-    (safetensors_bytes(ONE, EIGHT, length=2**40), r"is truncated or corrupt: its safetensors header claims 1099511627776"),
-    (struct.pack("<Q", 5) + b"{oops" + EIGHT, r"is truncated or corrupt: its safetensors header is not valid JSON"),
-    (struct.pack("<Q", 15) + b'{"a":1,"a":2}  ', r"header is not valid JSON \(duplicate names \['a'\]\)"),
-    (safetensors_bytes({"__metadata__": {"n": 1}}, b""), r"is corrupt: its safetensors header must be a JSON object "
-                                                         r"whose '__metadata__' maps names to strings$"),
-    (safetensors_bytes({"w": {"dtype": "F32"}}, EIGHT),
-     r"is corrupt: safetensors entry 'w' must be an object with 'dtype', 'shape' and 'data_offsets'$"),
-    (safetensors_bytes({"w": {"dtype": "Q7", "shape": [2], "data_offsets": [0, 8]}}, EIGHT),
-     r"is corrupt: safetensors entry 'w' has unknown dtype 'Q7'$"),
-    (safetensors_bytes({"w": {"dtype": ["F32"], "shape": [2], "data_offsets": [0, 8]}}, EIGHT),
-     r"is corrupt: safetensors entry 'w' has unknown dtype \['F32'\]$"),
-    (safetensors_bytes({"w": {"dtype": "BF16", "shape": [4], "data_offsets": [0, 8]}}, EIGHT),
-     r": entry 'w' has dtype BF16, which numpy cannot hold; convert it before saving \(in PyTorch: "
-     r"\{k: v.float\(\) for k, v in state_dict.items\(\)\}\)$"),
-    (safetensors_bytes({"w": {"dtype": "F32", "shape": [-2], "data_offsets": [0, 8]}}, EIGHT),
-     r"is corrupt: safetensors entry 'w' needs a list of non-negative ints for 'shape' \(got \[-2\]\) and two for "
-     r"'data_offsets' \(got \[0, 8\]\)$"),
-    (safetensors_bytes({"w": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}}, EIGHT),
-     r"is corrupt: safetensors entry 'w' spans bytes 0..8, but shape \(3,\) of F32 takes 12$"),
-    (safetensors_bytes({"w": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}, EIGHT),
-     r"is corrupt: safetensors entry 'w' starts at byte 4 of the data, but the previous tensor ends at 0 "
-     r"\(the tensors must tile the data without gaps\)$"),
-    (safetensors_bytes(ONE, EIGHT + b"junk"),
-     r"is corrupt: its tensors take 8 bytes but the data holds 12 \(extra bytes after the last tensor\)$"),
-], ids=["empty", "pickle", "npz", "text", "truncated_header", "truncated_data", "absurd_length", "bad_json",
-        "duplicate_names", "bad_metadata", "missing_fields", "unknown_dtype", "list_dtype", "bf16", "negative_shape",
-        "size_mismatch", "gap", "trailing_bytes"])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", r"is empty, not an nn checkpoint \(was its writing interrupted\?\)"),
+        (pickle.dumps({"w": 1}), r"looks like a Python pickle, not an nn checkpoint; nn.load never unpickles"),
+        ("npz", r"is an .npz \(zip\) file, not safetensors: rename it to end in .npz to load it$"),
+        (
+            b"hello, world",
+            r"is not a safetensors file: it should start with an 8-byte header length and a JSON header, "
+            r"but it starts with b'hello, wo'",
+        ),
+        (
+            safetensors_bytes(ONE, EIGHT)[:40],
+            r"is truncated or corrupt: its safetensors header claims 61 bytes but the "
+            r"file holds 32 after the length \(was its writing interrupted\?\)",
+        ),
+        (
+            safetensors_bytes(ONE, EIGHT)[:-3],
+            r"is truncated or corrupt: safetensors entry 'w' ends at byte 8 of the data, "
+            r"but the file holds 5",
+        ),
+        (
+            safetensors_bytes(ONE, EIGHT, length=2**40),
+            r"is truncated or corrupt: its safetensors header claims 1099511627776",
+        ),
+        (struct.pack("<Q", 5) + b"{oops" + EIGHT, r"is truncated or corrupt: its safetensors header is not valid JSON"),
+        (struct.pack("<Q", 15) + b'{"a":1,"a":2}  ', r"header is not valid JSON \(duplicate names \['a'\]\)"),
+        (
+            safetensors_bytes({"__metadata__": {"n": 1}}, b""),
+            r"is corrupt: its safetensors header must be a JSON object "
+            r"whose '__metadata__' maps names to strings$",
+        ),
+        (
+            safetensors_bytes({"w": {"dtype": "F32"}}, EIGHT),
+            r"is corrupt: safetensors entry 'w' must be an object with 'dtype', 'shape' and 'data_offsets'$",
+        ),
+        (
+            safetensors_bytes({"w": {"dtype": "Q7", "shape": [2], "data_offsets": [0, 8]}}, EIGHT),
+            r"is corrupt: safetensors entry 'w' has unknown dtype 'Q7'$",
+        ),
+        (
+            safetensors_bytes({"w": {"dtype": ["F32"], "shape": [2], "data_offsets": [0, 8]}}, EIGHT),
+            r"is corrupt: safetensors entry 'w' has unknown dtype \['F32'\]$",
+        ),
+        (
+            safetensors_bytes({"w": {"dtype": "BF16", "shape": [4], "data_offsets": [0, 8]}}, EIGHT),
+            r": entry 'w' has dtype BF16, which numpy cannot hold; convert it before saving \(in PyTorch: "
+            r"\{k: v.float\(\) for k, v in state_dict.items\(\)\}\)$",
+        ),
+        (
+            safetensors_bytes({"w": {"dtype": "F32", "shape": [-2], "data_offsets": [0, 8]}}, EIGHT),
+            r"is corrupt: safetensors entry 'w' needs a list of non-negative ints for 'shape' \(got \[-2\]\) and two for "
+            r"'data_offsets' \(got \[0, 8\]\)$",
+        ),
+        (
+            safetensors_bytes({"w": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}}, EIGHT),
+            r"is corrupt: safetensors entry 'w' spans bytes 0..8, but shape \(3,\) of F32 takes 12$",
+        ),
+        (
+            safetensors_bytes({"w": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}, EIGHT),
+            r"is corrupt: safetensors entry 'w' starts at byte 4 of the data, but the previous tensor ends at 0 "
+            r"\(the tensors must tile the data without gaps\)$",
+        ),
+        (
+            safetensors_bytes(ONE, EIGHT + b"junk"),
+            r"is corrupt: its tensors take 8 bytes but the data holds 12 \(extra bytes after the last tensor\)$",
+        ),
+    ],
+    ids=[
+        "empty",
+        "pickle",
+        "npz",
+        "text",
+        "truncated_header",
+        "truncated_data",
+        "absurd_length",
+        "bad_json",
+        "duplicate_names",
+        "bad_metadata",
+        "missing_fields",
+        "unknown_dtype",
+        "list_dtype",
+        "bf16",
+        "negative_shape",
+        "size_mismatch",
+        "gap",
+        "trailing_bytes",
+    ],
+)
 def test_load_refuses_bad_safetensors_files_clearly(tmp_path, content, message):
     path = tmp_path / "bad.safetensors"
     if content == "npz":
@@ -599,15 +787,26 @@ def test_load_refuses_bad_safetensors_files_clearly(tmp_path, content, message):
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(cut=st.integers(0, 10_000), where=st.integers(0, 10_000), byte=st.integers(0, 255),
-       kind=st.sampled_from(["truncate", "overwrite", "insert"]))
+@given(
+    cut=st.integers(0, 10_000),
+    where=st.integers(0, 10_000),
+    byte=st.integers(0, 255),
+    kind=st.sampled_from(["truncate", "overwrite", "insert"]),
+)
 def test_a_damaged_safetensors_file_loads_or_is_a_checkpoint_error(tmp_path, cut, where, byte, kind):
     path = tmp_path / "m.safetensors"
-    nn.save({"w": np.arange(6, dtype=np.float32).reshape(2, 3), "b": np.ones(3), "n": np.arange(4, dtype=np.int16),
-             "flag": np.array(True)}, path)
+    nn.save(
+        {
+            "w": np.arange(6, dtype=np.float32).reshape(2, 3),
+            "b": np.ones(3),
+            "n": np.arange(4, dtype=np.int16),
+            "flag": np.array(True),
+        },
+        path,
+    )
     data = bytearray(path.read_bytes())
     if kind == "truncate":
-        data = data[:cut % len(data)]
+        data = data[: cut % len(data)]
     elif kind == "overwrite":
         data[where % len(data)] = byte
     else:
@@ -623,8 +822,11 @@ def test_a_damaged_safetensors_file_loads_or_is_a_checkpoint_error(tmp_path, cut
 def test_a_safetensors_file_named_otherwise_gets_a_hint(tmp_path):
     nn.save({"w": np.ones(2)}, tmp_path / "weights.safetensors")
     os.rename(tmp_path / "weights.safetensors", tmp_path / "weights.bin")
-    with pytest.raises(nn.CheckpointError, match=r"not an .npz \(zip\) file \(it starts with b'.*'\) "
-                                                r"\(it looks like safetensors: rename it to end in .safetensors\)$"):
+    with pytest.raises(
+        nn.CheckpointError,
+        match=r"not an .npz \(zip\) file \(it starts with b'.*'\) "
+        r"\(it looks like safetensors: rename it to end in .safetensors\)$",
+    ):
         nn.load(tmp_path / "weights.bin")
 
 

@@ -1,4 +1,5 @@
 """nn.functional losses, penalties and activations, and the loss modules."""
+
 import numpy as np
 import pytest
 
@@ -70,7 +71,7 @@ def test_l2_penalty_is_half_lambda_times_squared_frobenius_norms():
     model = nn.MLP(3, [4, 2])
     ws = nn.weights(model)
     penalty = F.l2_penalty(ws, 0.1)
-    assert np.isclose(penalty.item(), 0.05 * sum((w.data ** 2).sum() for w in ws))
+    assert np.isclose(penalty.item(), 0.05 * sum((w.data**2).sum() for w in ws))
     penalty.backward()
     for w in ws:
         np.testing.assert_allclose(w.grad.data, 0.1 * w.data)
@@ -103,9 +104,14 @@ def test_losses_pass_gradcheck(reduction):
     z = ad.Tensor(np.array([-3.0, -0.4, 0.0, 0.7, 5.0]), requires_grad=True)
     y = np.array([0.0, 1.0, 0.5, 1.0, 0.0])
     assert ad.gradcheck(lambda a: F.binary_cross_entropy_with_logits(a, y, reduction), (z,))
-    assert ad.gradcheck(lambda a: F.hinge_loss(a, np.array([1, -1, 1, -1, 1]), reduction),
-                        (ad.Tensor([0.3, 0.5, -2.0, 1.5, 4.0], requires_grad=True),))
-    ws = [ad.Tensor(rng.standard_normal((3, 2)), requires_grad=True), ad.Tensor(rng.standard_normal(4), requires_grad=True)]
+    assert ad.gradcheck(
+        lambda a: F.hinge_loss(a, np.array([1, -1, 1, -1, 1]), reduction),
+        (ad.Tensor([0.3, 0.5, -2.0, 1.5, 4.0], requires_grad=True),),
+    )
+    ws = [
+        ad.Tensor(rng.standard_normal((3, 2)), requires_grad=True),
+        ad.Tensor(rng.standard_normal(4), requires_grad=True),
+    ]
     assert ad.gradcheck(lambda a, b: F.l2_penalty([a, b], 0.3), ws)
 
 
@@ -116,8 +122,11 @@ def test_losses_match_pytorch():
     cases = [
         (lambda a: F.mse_loss(a, t), lambda a: tf.mse_loss(a, torch.tensor(t)), x),
         (lambda a: F.cross_entropy(a, LABELS), lambda a: tf.cross_entropy(a, torch.tensor(LABELS)), LOGITS),
-        (lambda a: F.binary_cross_entropy_with_logits(a, _sigmoid(t)),
-         lambda a: tf.binary_cross_entropy_with_logits(a, torch.tensor(_sigmoid(t))), x),
+        (
+            lambda a: F.binary_cross_entropy_with_logits(a, _sigmoid(t)),
+            lambda a: tf.binary_cross_entropy_with_logits(a, torch.tensor(_sigmoid(t))),
+            x,
+        ),
     ]
     for ours, theirs, data in cases:
         a, b = ad.Tensor(data, requires_grad=True), torch.tensor(data, requires_grad=True)
@@ -130,8 +139,11 @@ def test_losses_match_pytorch():
 
 def test_float32_stays_float32():
     x = ad.Tensor(rng.standard_normal((4, 3)), dtype=np.float32, requires_grad=True)
-    targets = {F.mse_loss: rng.standard_normal((4, 3)), F.cross_entropy: np.array([0, 1, 2, 1]),
-               F.binary_cross_entropy_with_logits: (rng.random((4, 3)) > 0.5)}
+    targets = {
+        F.mse_loss: rng.standard_normal((4, 3)),
+        F.cross_entropy: np.array([0, 1, 2, 1]),
+        F.binary_cross_entropy_with_logits: (rng.random((4, 3)) > 0.5),
+    }
     for fn, target in targets.items():
         loss = fn(x, target)
         assert loss.dtype == np.float32, fn.__name__
@@ -162,11 +174,16 @@ def test_shapes_are_checked():
         F.hinge_loss(np.ones(4), np.ones((4, 1)))
     with pytest.raises(ValueError, match=r"cross_entropy: logits must have shape \(N, C\), got \(4,\)"):
         F.cross_entropy(np.ones(4), np.array([1]))
-    with pytest.raises(ValueError, match=r"cross_entropy: labels must have shape \(N,\) = \(6,\) for logits of shape \(6, 4\), got \(6, 1\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"cross_entropy: labels must have shape \(N,\) = \(6,\) for logits of shape \(6, 4\), got \(6, 1\)",
+    ):
         F.cross_entropy(LOGITS, LABELS.reshape(6, 1))
     with pytest.raises(TypeError, match="cross_entropy: labels must be integer class indices, got dtype float64"):
         F.cross_entropy(LOGITS, LABELS.astype(float))
-    with pytest.raises(ValueError, match=r"cross_entropy: labels must lie in \[0, 4\) for 4 classes, got values from 0 to 4"):
+    with pytest.raises(
+        ValueError, match=r"cross_entropy: labels must lie in \[0, 4\) for 4 classes, got values from 0 to 4"
+    ):
         F.cross_entropy(LOGITS, np.array([0, 4, 1, 1, 2, 3]))
     with pytest.raises(ValueError, match=r"hinge_loss: targets must be -1 or \+1 \(for 0/1 labels pass 2 \* y - 1\)"):
         F.hinge_loss(np.ones(3), np.array([0, 1, 1]))

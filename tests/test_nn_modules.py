@@ -1,4 +1,5 @@
 """nn modules: registration and naming, call scopes, layers and init, state dicts and checkpoints."""
+
 import copy
 import math
 import os
@@ -40,13 +41,29 @@ def test_parameters_register_in_assignment_order_with_dotted_names():
     net = Net()
     names = [name for name, _ in net.named_parameters()]
     assert names == [
-        "body.layers.0.weight", "body.layers.0.bias", "body.layers.2.weight", "body.layers.2.bias",
-        "head.weight", "head.bias", "blocks.0.weight", "blocks.0.bias"]
+        "body.layers.0.weight",
+        "body.layers.0.bias",
+        "body.layers.2.weight",
+        "body.layers.2.bias",
+        "head.weight",
+        "head.bias",
+        "blocks.0.weight",
+        "blocks.0.bias",
+    ]
     assert [p for _, p in net.named_parameters()] == list(net.parameters())
     assert all(isinstance(p, ad.Tensor) and p.requires_grad and p.is_leaf for p in net.parameters())
     assert [name for name, _ in net.named_modules()] == [
-        "", "body", "body.layers", "body.layers.0", "body.layers.1", "body.layers.2", "head",
-        "blocks", "blocks.0", "blocks.1"]
+        "",
+        "body",
+        "body.layers",
+        "body.layers.0",
+        "body.layers.1",
+        "body.layers.2",
+        "head",
+        "blocks",
+        "blocks.0",
+        "blocks.1",
+    ]
     assert [name for name, _ in net.named_children()] == ["body", "head", "blocks"]
     assert list(net.children()) == [net.body, net.head, net.blocks]
     assert net.head.note == "not a parameter"  # plain attributes stay plain
@@ -79,7 +96,9 @@ def test_reassigning_and_removing_registered_attributes():
     layer = nn.Linear(3, 2)
     layer.bias = None
     assert [name for name, _ in layer.named_parameters()] == ["weight"]
-    with pytest.raises(TypeError, match=r"cannot assign ndarray as parameter 'weight' \(nn.Parameter or None expected\)"):
+    with pytest.raises(
+        TypeError, match=r"cannot assign ndarray as parameter 'weight' \(nn.Parameter or None expected\)"
+    ):
         layer.weight = np.zeros((2, 3))
     net = Net()
     with pytest.raises(TypeError, match=r"cannot assign int as child module 'head' \(nn.Module or None expected\)"):
@@ -118,8 +137,7 @@ def test_registration_errors_are_explicit():
 def test_deepcopy_and_pickle_give_independent_models_with_the_same_names():
     model = nn.MLP(2, [3, 1])
     for clone in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
-        assert [(n, p.name) for n, p in clone.named_parameters()] == [
-            (n, p.name) for n, p in model.named_parameters()]
+        assert [(n, p.name) for n, p in clone.named_parameters()] == [(n, p.name) for n, p in model.named_parameters()]
         clone.layers[0].weight.data[...] = 0
         assert model.layers[0].weight.data.any()
         outer = nn.Sequential(clone)  # the copy's structure is linked to itself, not to the original
@@ -149,9 +167,11 @@ def test_repr_lists_layers_and_parameter_counts():
         "    (3): ReLU()\n"
         "    (4): Linear(in_features=16, out_features=1, bias=True)  # 17 parameters\n"
         "  )\n"
-        ")  # 337 parameters")
+        ")  # 337 parameters"
+    )
     assert repr(nn.Linear(3, 2, bias=False, dtype=np.float32)) == (
-        "Linear(in_features=3, out_features=2, bias=False, dtype=float32)  # 6 parameters")
+        "Linear(in_features=3, out_features=2, bias=False, dtype=float32)  # 6 parameters"
+    )
 
 
 def _scope_names(op):
@@ -168,9 +188,13 @@ def test_module_calls_are_scoped_by_their_dotted_name():
         scopes.add(_scope_names(op))
         stack.extend(t.grad_fn for t in op.input_tensors if t.grad_fn is not None)
     assert scopes == {
-        ("Net", "blocks.1"), ("Net", "blocks.0"), ("Net", "head"),
-        ("Net", "body", "body.layers", "body.layers.0"), ("Net", "body", "body.layers", "body.layers.1"),
-        ("Net", "body", "body.layers", "body.layers.2")}
+        ("Net", "blocks.1"),
+        ("Net", "blocks.0"),
+        ("Net", "head"),
+        ("Net", "body", "body.layers", "body.layers.0"),
+        ("Net", "body", "body.layers", "body.layers.1"),
+        ("Net", "body", "body.layers", "body.layers.2"),
+    }
     # a sub-module called on its own is a root, named by its class
     assert _scope_names(net.head(np.ones((1, 1))).grad_fn) == ("Affine",)
     # after a call (even one that raised) nothing is left active
@@ -200,8 +224,9 @@ def test_linear_computes_x_wt_plus_b_with_pytorch_shapes():
     x = np.arange(12.0).reshape(4, 3)
     np.testing.assert_allclose(layer(x).data, x @ layer.weight.data.T + layer.bias.data)
     assert nn.Linear(3, 2, bias=False)(x).shape == (4, 2)
-    assert ad.gradcheck(lambda x, w, b: nn.functional.linear(x, w, b),
-                        (ad.Tensor(x, requires_grad=True), layer.weight, layer.bias))
+    assert ad.gradcheck(
+        lambda x, w, b: nn.functional.linear(x, w, b), (ad.Tensor(x, requires_grad=True), layer.weight, layer.bias)
+    )
 
 
 def test_linear_default_init_is_pytorch_kaiming_uniform():
@@ -240,15 +265,18 @@ def test_mlp_dtype_and_width_one_anywhere(dtype):
     assert isinstance(nn.MLP(2, [2, 1], activation=nn.Sigmoid).layers[1], nn.Sigmoid)
 
 
-@pytest.mark.parametrize("start, end, shape, expected", [
-    (1, -1, (2, 3, 4, 5), (2, 60)),       # PyTorch's default: everything but the batch axis
-    (0, -1, (2, 3, 4), (24,)),
-    (1, 2, (2, 3, 4, 5), (2, 12, 5)),
-    (-2, -1, (2, 3, 4), (2, 12)),
-    (2, 2, (2, 3, 4), (2, 3, 4)),         # one axis: unchanged
-    (1, -1, (2, 0, 3), (2, 0)),
-    (0, -1, (), (1,)),                    # a 0-d input counts as 1-d, as in PyTorch
-])
+@pytest.mark.parametrize(
+    "start, end, shape, expected",
+    [
+        (1, -1, (2, 3, 4, 5), (2, 60)),  # PyTorch's default: everything but the batch axis
+        (0, -1, (2, 3, 4), (24,)),
+        (1, 2, (2, 3, 4, 5), (2, 12, 5)),
+        (-2, -1, (2, 3, 4), (2, 12)),
+        (2, 2, (2, 3, 4), (2, 3, 4)),  # one axis: unchanged
+        (1, -1, (2, 0, 3), (2, 0)),
+        (0, -1, (), (1,)),  # a 0-d input counts as 1-d, as in PyTorch
+    ],
+)
 def test_flatten_merges_axes_start_dim_to_end_dim(start, end, shape, expected):
     x = ad.Tensor(np.arange(math.prod(shape), dtype=np.float64).reshape(shape), requires_grad=True)
     layer = nn.Flatten(start, end)
@@ -257,7 +285,9 @@ def test_flatten_merges_axes_start_dim_to_end_dim(start, end, shape, expected):
     np.testing.assert_array_equal(y.data.ravel(), x.data.ravel())  # row-major order kept
     (y * ad.Tensor(np.arange(y.size, dtype=np.float64).reshape(expected))).sum().backward()
     np.testing.assert_array_equal(x.grad.data, np.arange(x.size, dtype=np.float64).reshape(shape))
-    assert ad.gradcheck(lambda t: nn.Flatten(start, end)(t) ** 2, [ad.Tensor(np.random.rand(*shape), requires_grad=True)])
+    assert ad.gradcheck(
+        lambda t: nn.Flatten(start, end)(t) ** 2, [ad.Tensor(np.random.rand(*shape), requires_grad=True)]
+    )
 
 
 def test_flatten_defaults_repr_and_errors():
@@ -266,11 +296,17 @@ def test_flatten_defaults_repr_and_errors():
     assert layer(np.ones((4, 2, 2))).shape == (4, 4)  # arrays work as for any layer
     assert list(layer.parameters()) == []
     assert nn.Sequential(nn.Flatten(), nn.Linear(6, 2))(np.ones((5, 2, 3))).shape == (5, 2)
-    with pytest.raises(IndexError, match=r"Flatten\(start_dim=1, end_dim=-1\): dimension out of range for "
-                                         r"a 1-d input \(expected to be in range of \[-1, 0\]\)"):
+    with pytest.raises(
+        IndexError,
+        match=r"Flatten\(start_dim=1, end_dim=-1\): dimension out of range for "
+        r"a 1-d input \(expected to be in range of \[-1, 0\]\)",
+    ):
         layer(np.ones(3))
-    with pytest.raises(ValueError, match=r"Flatten\(start_dim=2, end_dim=1\): start_dim comes after end_dim "
-                                         r"for a 3-d input"):
+    with pytest.raises(
+        ValueError,
+        match=r"Flatten\(start_dim=2, end_dim=1\): start_dim comes after end_dim "
+        r"for a 3-d input",
+    ):
         nn.Flatten(2, 1)(np.ones((2, 3, 4)))
     with pytest.raises(TypeError, match="Flatten: start_dim must be an int, got 1.0"):
         nn.Flatten(1.0)
@@ -380,15 +416,18 @@ def test_load_state_dict_errors_name_keys_and_shapes():
         model.load_state_dict(bad)
     message = str(info.value)
     assert message.startswith("Error(s) in loading state_dict for MLP:")
-    assert ("size mismatch for 'layers.0.weight': the checkpoint has shape (3, 5), "
-            "the model has shape (3, 2)") in message
+    assert (
+        "size mismatch for 'layers.0.weight': the checkpoint has shape (3, 5), the model has shape (3, 2)"
+    ) in message
     assert "missing keys: 'layers.2.bias'" in message
     assert "unexpected keys: 'layers.9.weight'" in message
     assert all(np.array_equal(before[k], v) for k, v in model.state_dict().items())  # nothing loaded
 
     partial = {"layers.0.bias": np.ones(3), "extra": np.zeros(2)}
     assert model.load_state_dict(partial, strict=False) == (
-        ["layers.0.weight", "layers.2.weight", "layers.2.bias"], ["extra"])
+        ["layers.0.weight", "layers.2.weight", "layers.2.bias"],
+        ["extra"],
+    )
     assert (model.layers[0].bias.data == 1).all()
     with pytest.raises(RuntimeError, match="size mismatch for 'layers.0.bias'"):
         model.load_state_dict({"layers.0.bias": np.ones(4)}, strict=False)
@@ -411,7 +450,7 @@ def test_save_load_round_trip(tmp_path):
     assert os.fspath(path) == os.fspath(tmp_path / "model.npz")
     state = nn.load(path)
     assert list(state) == list(model.state_dict())
-    for (name, p) in model.named_parameters():
+    for name, p in model.named_parameters():
         assert state[name].dtype == np.float32 and state[name].tobytes() == p.data.tobytes()
     other = nn.MLP(3, [4, 2], dtype=np.float32)
     other.load_state_dict(nn.load(path))
@@ -452,16 +491,22 @@ class Boom:
         return (os.system, ("echo pwned",))
 
 
-@pytest.mark.parametrize("kind, message", [
-    ("pickle", r"looks like a Python pickle, not an nn checkpoint; nn.load never unpickles"),
-    ("object_array", r"entry 'a' holds pickled Python objects; refusing to load it"),
-    ("truncated", r"is truncated or corrupt \(BadZipFile: File is not a zip file\)"),
-    ("corrupt", r"is truncated or corrupt \(BadZipFile: Bad CRC-32"),
-    ("empty", r"is empty, not an nn checkpoint \(was its writing interrupted\?\)"),
-    ("foreign_npz", r"is an .npz file but not an nn checkpoint \(no '__format__' entry; was it written by nn.save\?\)"),
-    ("npy", r"is not an nn checkpoint: not an .npz \(zip\) file \(it starts with b'\\x93NUM'\)"),
-    ("other_version", r"has unsupported format 'autodiff.nn state_dict v99' \(this version reads"),
-])
+@pytest.mark.parametrize(
+    "kind, message",
+    [
+        ("pickle", r"looks like a Python pickle, not an nn checkpoint; nn.load never unpickles"),
+        ("object_array", r"entry 'a' holds pickled Python objects; refusing to load it"),
+        ("truncated", r"is truncated or corrupt \(BadZipFile: File is not a zip file\)"),
+        ("corrupt", r"is truncated or corrupt \(BadZipFile: Bad CRC-32"),
+        ("empty", r"is empty, not an nn checkpoint \(was its writing interrupted\?\)"),
+        (
+            "foreign_npz",
+            r"is an .npz file but not an nn checkpoint \(no '__format__' entry; was it written by nn.save\?\)",
+        ),
+        ("npy", r"is not an nn checkpoint: not an .npz \(zip\) file \(it starts with b'\\x93NUM'\)"),
+        ("other_version", r"has unsupported format 'autodiff.nn state_dict v99' \(this version reads"),
+    ],
+)
 def test_load_refuses_bad_files_clearly(tmp_path, kind, message):
     path = tmp_path / "bad.npz"
     good = tmp_path / "good.npz"

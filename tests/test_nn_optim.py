@@ -1,4 +1,5 @@
 """nn.optim: one-step updates against hand computations, weight decay against the explicit penalty, groups, state."""
+
 import numpy as np
 import pytest
 
@@ -116,19 +117,23 @@ def test_d2l_network_gradients_with_l2_penalty_by_hand():
     np.testing.assert_allclose(J.item(), 0.5 * (dJ_do**2).sum() + lam / 2 * ((W1.data**2).sum() + (W2.data**2).sum()))
 
 
-@pytest.mark.parametrize("optimizer_cls, settings", [
-    (nn.optim.SGD, dict(lr=0.1)),
-    (nn.optim.SGD, dict(lr=0.1, momentum=0.9)),
-    (nn.optim.Adam, dict(lr=0.01)),
-])
+@pytest.mark.parametrize(
+    "optimizer_cls, settings",
+    [
+        (nn.optim.SGD, dict(lr=0.1)),
+        (nn.optim.SGD, dict(lr=0.1, momentum=0.9)),
+        (nn.optim.Adam, dict(lr=0.01)),
+    ],
+)
 def test_weight_decay_in_the_optimizer_equals_the_penalty_in_the_loss(optimizer_cls, settings):
     """Decaying the weights (not the biases) by λ in the optimizer, or adding λ/2 Σ‖W‖² to the loss: same steps."""
     rng = np.random.default_rng(4)
     X, y = rng.standard_normal((8, 3)), rng.integers(0, 2, 8)
     lam = 0.05
     decayed, penalised = nn.MLP(3, [4, 2], rng=5), nn.MLP(3, [4, 2], rng=5)
-    opt_decayed = optimizer_cls([{"params": nn.weights(decayed), "weight_decay": lam},
-                                 {"params": nn.biases(decayed)}], **settings)
+    opt_decayed = optimizer_cls(
+        [{"params": nn.weights(decayed), "weight_decay": lam}, {"params": nn.biases(decayed)}], **settings
+    )
     opt_penalised = optimizer_cls(penalised.parameters(), **settings)
     for _ in range(3):
         for model, opt, extra in ((decayed, opt_decayed, 0.0), (penalised, opt_penalised, lam)):
@@ -183,8 +188,11 @@ def test_float32_parameters_stay_float32():
 
 def test_parameter_groups_take_defaults_and_lr_can_change():
     model = nn.MLP(2, [3, 1])
-    opt = nn.optim.SGD([{"params": nn.weights(model), "weight_decay": 1e-4},
-                        {"params": nn.biases(model), "lr": 0.5}], lr=0.1, momentum=0.9)
+    opt = nn.optim.SGD(
+        [{"params": nn.weights(model), "weight_decay": 1e-4}, {"params": nn.biases(model), "lr": 0.5}],
+        lr=0.1,
+        momentum=0.9,
+    )
     assert [g["lr"] for g in opt.param_groups] == [0.1, 0.5]
     assert [g["weight_decay"] for g in opt.param_groups] == [1e-4, 0.0]
     assert [g["momentum"] for g in opt.param_groups] == [0.9, 0.9]
@@ -244,7 +252,9 @@ def test_optimizer_arguments_are_validated():
         nn.optim.Adam([{"params": [w], "momentum": 0.9}])
     with pytest.raises(TypeError, match="a parameter group must be a dict with a 'params' entry, got list"):
         nn.optim.Adam([w]).add_param_group([w])
-    with pytest.raises(ValueError, match=r"the state dict's parameter groups do not match this optimizer's: sizes \[1\] vs \[2\]"):
+    with pytest.raises(
+        ValueError, match=r"the state dict's parameter groups do not match this optimizer's: sizes \[1\] vs \[2\]"
+    ):
         nn.optim.Adam([w, nn.Parameter(W0)]).load_state_dict(nn.optim.Adam([w]).state_dict())
 
 

@@ -1,4 +1,5 @@
 """nn.data, nn.fit / evaluate / accuracy, micrograd's moons demo and the digits example (examples/digits.py)."""
+
 import importlib.util
 import math
 import os
@@ -113,8 +114,9 @@ def _train(seed, epochs=3, **kwargs):
     nn.manual_seed(seed)
     model = nn.MLP(2, [8, 3])
     optimizer = nn.optim.SGD(model.parameters(), lr=0.2, momentum=0.9)
-    history = nn.fit(model, X, y, loss=F.cross_entropy, optimizer=optimizer, epochs=epochs,
-                     batch_size=16, progress=False, **kwargs)
+    history = nn.fit(
+        model, X, y, loss=F.cross_entropy, optimizer=optimizer, epochs=epochs, batch_size=16, progress=False, **kwargs
+    )
     return model, history
 
 
@@ -123,8 +125,17 @@ def test_fit_learns_and_records_history(capsys):
     Xv, yv = _blobs(30, seed=1)
     nn.manual_seed(0)
     model = nn.MLP(2, [8, 3])
-    history = nn.fit(model, X, y, loss=nn.CrossEntropyLoss(), optimizer=nn.optim.Adam(model.parameters(), lr=0.05),
-                     epochs=15, batch_size=16, validation=(Xv, yv), progress=False)
+    history = nn.fit(
+        model,
+        X,
+        y,
+        loss=nn.CrossEntropyLoss(),
+        optimizer=nn.optim.Adam(model.parameters(), lr=0.05),
+        epochs=15,
+        batch_size=16,
+        validation=(Xv, yv),
+        progress=False,
+    )
     assert capsys.readouterr() == ("", "")  # progress=False is silent
     for curve in (history.train_loss, history.train_acc, history.val_loss, history.val_acc):
         assert len(curve) == 15 and all(math.isfinite(v) for v in curve)
@@ -136,8 +147,16 @@ def test_fit_learns_and_records_history(capsys):
 def test_fit_shows_a_progress_bar_with_the_loss(capsys):
     X, y = _blobs()
     model = nn.MLP(2, [4, 3])
-    nn.fit(model, X, y, loss=F.cross_entropy, optimizer=nn.optim.SGD(model.parameters(), lr=0.1),
-           epochs=2, batch_size=16, progress=True)
+    nn.fit(
+        model,
+        X,
+        y,
+        loss=F.cross_entropy,
+        optimizer=nn.optim.SGD(model.parameters(), lr=0.1),
+        epochs=2,
+        batch_size=16,
+        progress=True,
+    )
     err = capsys.readouterr().err
     assert "epoch 2/2" in err and "8/8" in err and "loss=" in err and "acc=" in err
 
@@ -155,12 +174,33 @@ def test_fit_stops_on_nan_before_updating():
     X, y = _blobs(40)
     X[9, 0] = np.nan  # in the third batch of 4 when not shuffled
     model, reference = nn.MLP(2, [5, 3], rng=0), nn.MLP(2, [5, 3], rng=0)
-    with pytest.raises(FloatingPointError, match=r"loss is nan at epoch 1, step 3: training stopped before this "
-                                                 r"step's update, so the model keeps its last finite parameters"):
-        nn.fit(model, X, y, loss=F.cross_entropy, optimizer=nn.optim.SGD(model.parameters(), lr=0.1),
-               epochs=2, batch_size=4, shuffle=False, progress=False)
-    nn.fit(reference, X[:8], y[:8], loss=F.cross_entropy, optimizer=nn.optim.SGD(reference.parameters(), lr=0.1),
-           epochs=1, batch_size=4, shuffle=False, progress=False)
+    with pytest.raises(
+        FloatingPointError,
+        match=r"loss is nan at epoch 1, step 3: training stopped before this "
+        r"step's update, so the model keeps its last finite parameters",
+    ):
+        nn.fit(
+            model,
+            X,
+            y,
+            loss=F.cross_entropy,
+            optimizer=nn.optim.SGD(model.parameters(), lr=0.1),
+            epochs=2,
+            batch_size=4,
+            shuffle=False,
+            progress=False,
+        )
+    nn.fit(
+        reference,
+        X[:8],
+        y[:8],
+        loss=F.cross_entropy,
+        optimizer=nn.optim.SGD(reference.parameters(), lr=0.1),
+        epochs=1,
+        batch_size=4,
+        shuffle=False,
+        progress=False,
+    )
     for p, q in zip(model.parameters(), reference.parameters()):
         assert np.isfinite(p.data).all()
         np.testing.assert_array_equal(p.data, q.data)  # exactly the two finite steps
@@ -177,8 +217,16 @@ def test_fit_names_the_epoch_and_step_of_an_infinite_loss():
 
     model = nn.MLP(2, [3])
     with pytest.raises(nn.TrainingDiverged, match="loss is inf at epoch 3, step 1") as info:
-        nn.fit(model, X, y, loss=exploding, optimizer=nn.optim.SGD(model.parameters(), lr=0.1),
-               epochs=5, batch_size=4, progress=False)
+        nn.fit(
+            model,
+            X,
+            y,
+            loss=exploding,
+            optimizer=nn.optim.SGD(model.parameters(), lr=0.1),
+            epochs=5,
+            batch_size=4,
+            progress=False,
+        )
     assert (info.value.epoch, info.value.step) == (3, 1)
     assert len(info.value.history.train_loss) == 2
 
@@ -196,8 +244,14 @@ def test_fit_runs_a_float32_model_in_float32():
 def test_fit_checks_lengths():
     model = nn.MLP(2, [3])
     with pytest.raises(ValueError, match="X has 4 samples but y has 3"):
-        nn.fit(model, np.zeros((4, 2)), np.zeros(3, int), loss=F.cross_entropy,
-               optimizer=nn.optim.SGD(model.parameters(), lr=0.1), progress=False)
+        nn.fit(
+            model,
+            np.zeros((4, 2)),
+            np.zeros(3, int),
+            loss=F.cross_entropy,
+            optimizer=nn.optim.SGD(model.parameters(), lr=0.1),
+            progress=False,
+        )
 
 
 # -- micrograd's moons demo and the digits example ---------------------------------------------------------
@@ -242,8 +296,13 @@ def test_the_digits_example_tunes_malloc_and_writes_weights_and_curves(tmp_path)
     pytest.importorskip("sklearn")
     pytest.importorskip("matplotlib")
     env = {k: v for k, v in os.environ.items() if k not in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")}
-    out = subprocess.run([sys.executable, str(DIGITS_EXAMPLE), "--epochs", "2", "--out", str(tmp_path)],
-                         capture_output=True, text=True, timeout=300, env=env)
+    out = subprocess.run(
+        [sys.executable, str(DIGITS_EXAMPLE), "--epochs", "2", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert out.returncode == 0, out.stderr
     first = out.stdout.splitlines()[0]
     assert first.startswith("autodiff.tune_allocator(): ")

@@ -1,6 +1,7 @@
 """Every notebook runs top to bottom (its numerical claims are asserts inside it), and its committed
 outputs agree with a fresh run: the words exactly, the numbers to a relative 1e-6 or an absolute
 1e-9, so the last digits of round-off, which differ between CPUs and BLAS builds, never matter."""
+
 import pathlib
 import sys
 
@@ -21,7 +22,8 @@ def test_notebook_runs_and_its_outputs_are_current(path):
     found = execute.differences(committed, executed)
     assert not found, (
         f"{path.name}: cell {found[0][0]} prints\n{found[0][2]}\nwhere the committed notebook has\n{found[0][1]}\n"
-        f"Re-run '.venv/bin/python notebooks/execute.py {path.name}' and commit the result.")
+        f"Re-run '.venv/bin/python notebooks/execute.py {path.name}' and commit the result."
+    )
 
 
 def test_every_notebook_states_what_it_teaches_asserts_its_claims_and_imports_only_the_public_api():
@@ -47,23 +49,29 @@ def _notebook(*texts):
     return nb
 
 
-@pytest.mark.parametrize("old, new", [
-    ("max |δ2 − z2.grad| = 0.0e+00\n", "max |δ2 − z2.grad| = 1.1e-17\n"),   # round-off below 1e-9
-    ("loss 0.2822  Tensor([ 0.5, -1. ])", "loss 0.2822  Tensor([0.5000000001, -1.])"),  # padding, 1e-9 relative
-    ("2.9999999999752447", "2.9999999999752"),
-    ("nan", "nan"),
-])
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        ("max |δ2 − z2.grad| = 0.0e+00\n", "max |δ2 − z2.grad| = 1.1e-17\n"),  # round-off below 1e-9
+        ("loss 0.2822  Tensor([ 0.5, -1. ])", "loss 0.2822  Tensor([0.5000000001, -1.])"),  # padding, 1e-9 relative
+        ("2.9999999999752447", "2.9999999999752"),
+        ("nan", "nan"),
+    ],
+)
 def test_comparison_ignores_round_off_and_padding(old, new):
     assert execute.differences(_notebook(old), _notebook(new)) == []
 
 
-@pytest.mark.parametrize("old, new", [
-    ("loss 0.2822", "loss 0.2823"),                  # a real change in a printed digit
-    ("13 of 450 misclassified", "14 of 450 misclassified"),
-    ("accuracy 1e-3", "accuracy 2e-3"),              # above the absolute tolerance
-    ("train accuracy 0.98", "test accuracy 0.98"),  # words exactly
-    ("a 1 2", "a 1 2 3"),
-])
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        ("loss 0.2822", "loss 0.2823"),  # a real change in a printed digit
+        ("13 of 450 misclassified", "14 of 450 misclassified"),
+        ("accuracy 1e-3", "accuracy 2e-3"),  # above the absolute tolerance
+        ("train accuracy 0.98", "test accuracy 0.98"),  # words exactly
+        ("a 1 2", "a 1 2 3"),
+    ],
+)
 def test_comparison_sees_real_changes(old, new):
     assert execute.differences(_notebook("same", old), _notebook("same", new)) == [(1, old, new)]
 

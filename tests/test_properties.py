@@ -1,4 +1,5 @@
 """Property tests: every broadcastable pair of shapes, with side effects checked (as MyGrad does)."""
+
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
@@ -55,8 +56,13 @@ def test_binary_ops_on_broadcast_shapes(data, name, shapes):
 @settings(max_examples=40, deadline=None)
 @given(data=st.data(), shape=hnp.array_shapes(min_dims=1, max_dims=3, max_side=4))
 def test_reductions_over_random_axes(data, shape):
-    axis = data.draw(st.one_of(st.none(), st.integers(-len(shape), len(shape) - 1),
-                               st.lists(st.integers(0, len(shape) - 1), min_size=1, unique=True).map(tuple)))
+    axis = data.draw(
+        st.one_of(
+            st.none(),
+            st.integers(-len(shape), len(shape) - 1),
+            st.lists(st.integers(0, len(shape) - 1), min_size=1, unique=True).map(tuple),
+        )
+    )
     keepdims = data.draw(st.booleans())
     xd = data.draw(hnp.arrays(np.float64, shape, elements=st.floats(-3, 3)))
     for name in ("sum", "mean", "logsumexp"):
@@ -69,8 +75,7 @@ def test_reductions_over_random_axes(data, shape):
 
 
 @settings(max_examples=40, deadline=None)
-@given(data=st.data(), shapes=hnp.mutually_broadcastable_shapes(
-    signature=np.matmul.signature, max_dims=2, max_side=3))
+@given(data=st.data(), shapes=hnp.mutually_broadcastable_shapes(signature=np.matmul.signature, max_dims=2, max_side=3))
 def test_matmul_on_random_shapes(data, shapes):
     (sx, sy), _ = shapes
     xd = data.draw(hnp.arrays(np.float64, sx, elements=st.floats(-2, 2)))
@@ -148,28 +153,44 @@ def _binary(fn, ref, left=real, right=real, apart=False):
         if apart:
             assume(np.all(np.abs(np.subtract(x, y)) >= 1e-3))
         return fn, ref, [x, y], {}
+
     return build
 
 
 def _unary(fn, ref, values=real, **check):
     def build(draw):
         return fn, ref, [values(draw, draw(SHAPE))], check
+
     return build
 
 
 def _reduction(name, values=real):
-    ref = {"sum": np.sum, "mean": np.mean, "max": np.max, "min": np.min,
-           "logsumexp": lambda x, axis, keepdims: np.log(np.sum(np.exp(x), axis=axis, keepdims=keepdims))}
+    ref = {
+        "sum": np.sum,
+        "mean": np.mean,
+        "max": np.max,
+        "min": np.min,
+        "logsumexp": lambda x, axis, keepdims: np.log(np.sum(np.exp(x), axis=axis, keepdims=keepdims)),
+    }
 
     def build(draw):
         shape = draw(SHAPE)
         axis, keepdims = axes(draw, len(shape)), draw(st.booleans())
         if name == "var":
             ddof = draw(st.sampled_from([0, 1])) if _count(shape, axis) >= 2 else 0
-            return (lambda x: ad.var(x, axis=axis, ddof=ddof, keepdims=keepdims),
-                    lambda x: np.var(x, axis=axis, ddof=ddof, keepdims=keepdims), [values(draw, shape)], {})
-        return (lambda x: getattr(ad, name)(x, axis=axis, keepdims=keepdims),
-                lambda x: ref[name](x, axis=axis, keepdims=keepdims), [values(draw, shape)], {})
+            return (
+                lambda x: ad.var(x, axis=axis, ddof=ddof, keepdims=keepdims),
+                lambda x: np.var(x, axis=axis, ddof=ddof, keepdims=keepdims),
+                [values(draw, shape)],
+                {},
+            )
+        return (
+            lambda x: getattr(ad, name)(x, axis=axis, keepdims=keepdims),
+            lambda x: ref[name](x, axis=axis, keepdims=keepdims),
+            [values(draw, shape)],
+            {},
+        )
+
     return build
 
 
@@ -182,15 +203,16 @@ def _softmax(name):
             e = np.exp(x - x.max(axis=axis, keepdims=True))
             s = e / e.sum(axis=axis, keepdims=True)
             return s if name == "softmax" else np.log(s)
+
         return lambda x: getattr(ad, name)(x, axis=axis), ref, [real(draw, shape)], {}
+
     return build
 
 
 def _where(draw):
     (sc, sx, sy), _ = draw(hnp.mutually_broadcastable_shapes(num_shapes=3, max_dims=3, max_side=3))
     cond = draw(hnp.arrays(bool, sc))
-    return (lambda x, y: ad.where(cond, x, y), lambda x, y: np.where(cond, x, y),
-            [real(draw, sx), real(draw, sy)], {})
+    return (lambda x, y: ad.where(cond, x, y), lambda x, y: np.where(cond, x, y), [real(draw, sx), real(draw, sy)], {})
 
 
 def _matmul(draw):
@@ -213,10 +235,15 @@ def _cross_entropy(draw):
     def ref_rows(x):
         shifted = x - x.max(axis=1, keepdims=True)
         return np.log(np.exp(shifted).sum(axis=1)) - shifted[np.arange(n), labels]
+
     reduction = draw(st.sampled_from(["none", "mean", "sum"]))
     reduce = {"none": lambda rows: rows, "mean": np.mean, "sum": np.sum}[reduction]
-    return (lambda x: ad.cross_entropy(x, labels, reduction), lambda x: reduce(ref_rows(x)),
-            [real(draw, (n, classes))], {})
+    return (
+        lambda x: ad.cross_entropy(x, labels, reduction),
+        lambda x: reduce(ref_rows(x)),
+        [real(draw, (n, classes))],
+        {},
+    )
 
 
 def _clip(draw):
@@ -232,10 +259,10 @@ def _clip(draw):
 def _reshape(draw):
     shape = draw(SHAPE)
     dims = list(draw(st.permutations(shape)))
-    if len(dims) >= 2 and draw(st.booleans()):     # merge two neighbours
+    if len(dims) >= 2 and draw(st.booleans()):  # merge two neighbours
         i = draw(st.integers(0, len(dims) - 2))
-        dims[i:i + 2] = [dims[i] * dims[i + 1]]
-    for _ in range(draw(st.integers(0, 2))):       # insert length-1 axes
+        dims[i : i + 2] = [dims[i] * dims[i + 1]]
+    for _ in range(draw(st.integers(0, 2))):  # insert length-1 axes
         dims.insert(draw(st.integers(0, len(dims))), 1)
     if dims and draw(st.booleans()):
         dims[draw(st.integers(0, len(dims) - 1))] = -1
@@ -279,14 +306,14 @@ def _flatten(draw):
 def _broadcast_to(draw):
     base = draw(SHAPE)
     (s_in,), s_out = draw(hnp.mutually_broadcastable_shapes(num_shapes=1, base_shape=base, max_dims=3, max_side=3))
-    return (lambda x: ad.broadcast_to(x, s_out), lambda a: np.broadcast_to(a, s_out),
-            [real(draw, s_in)], {})
+    return (lambda x: ad.broadcast_to(x, s_out), lambda a: np.broadcast_to(a, s_out), [real(draw, s_in)], {})
 
 
 def _sum_to(draw):
     base = draw(SHAPE)
     (small,), big = draw(hnp.mutually_broadcastable_shapes(num_shapes=1, base_shape=base, max_dims=3, max_side=3))
     from autodiff.ops import sum_to
+
     return lambda x: ad.sum_to(x, small), lambda a: sum_to(a, small), [real(draw, big)], {}
 
 
@@ -298,10 +325,9 @@ def _index(draw, shape, unique=False):
     if kind == "integer":
         if unique:
             n = shape[0]
-            return np.array(draw(st.lists(st.integers(-n, n - 1), min_size=1, max_size=n,
-                                          unique_by=lambda i: i % n)))
+            return np.array(draw(st.lists(st.integers(-n, n - 1), min_size=1, max_size=n, unique_by=lambda i: i % n)))
         return draw(hnp.integer_array_indices(shape, result_shape=hnp.array_shapes(min_dims=1, max_dims=2, max_side=3)))
-    return draw(hnp.arrays(bool, shape[:draw(st.integers(1, len(shape)))]))
+    return draw(hnp.arrays(bool, shape[: draw(st.integers(1, len(shape)))]))
 
 
 def _getitem(draw):
@@ -314,12 +340,13 @@ def _setitem(draw):
     shape = draw(SHAPE)
     index = _index(draw, shape, unique=True)
     target = np.empty(shape)[index].shape
-    value_shape = tuple(draw(st.sampled_from([1, n])) for n in target[draw(st.integers(0, len(target))):])
+    value_shape = tuple(draw(st.sampled_from([1, n])) for n in target[draw(st.integers(0, len(target))) :])
 
     def ref(x, v):
         out = x.copy()
         out[index] = v
         return out
+
     return lambda x, v: ad.setitem(x, index, v), ref, [real(draw, shape), real(draw, value_shape)], {}
 
 
@@ -332,6 +359,7 @@ def _scatter_add(draw):
         out = np.zeros((n,) + rest)
         np.add.at(out, index, x)
         return out
+
     return lambda x: ad.scatter_add(x, index, (n,) + rest), ref, [real(draw, index.shape + rest)], {}
 
 
@@ -339,46 +367,86 @@ def _concatenate(draw):
     shape = draw(NONEMPTY_SHAPE)
     axis = draw(st.integers(-len(shape), len(shape) - 1))
     k = draw(st.integers(1, 3))
-    shapes = [shape[:axis % len(shape)] + (draw(st.integers(1, 3)),) + shape[axis % len(shape) + 1:] for _ in range(k)]
-    return (lambda *xs: ad.concatenate(list(xs), axis=axis), lambda *xs: np.concatenate(xs, axis=axis),
-            [real(draw, s) for s in shapes], {})
+    shapes = [
+        shape[: axis % len(shape)] + (draw(st.integers(1, 3)),) + shape[axis % len(shape) + 1 :] for _ in range(k)
+    ]
+    return (
+        lambda *xs: ad.concatenate(list(xs), axis=axis),
+        lambda *xs: np.concatenate(xs, axis=axis),
+        [real(draw, s) for s in shapes],
+        {},
+    )
 
 
 def _stack(draw):
     shape = draw(SHAPE)
     axis = draw(st.integers(-len(shape) - 1, len(shape)))
     k = draw(st.integers(1, 3))
-    return (lambda *xs: ad.stack(list(xs), axis=axis), lambda *xs: np.stack(xs, axis=axis),
-            [real(draw, shape) for _ in range(k)], {})
+    return (
+        lambda *xs: ad.stack(list(xs), axis=axis),
+        lambda *xs: np.stack(xs, axis=axis),
+        [real(draw, shape) for _ in range(k)],
+        {},
+    )
 
 
 OPS = {
-    "add": _binary(ad.add, np.add), "sub": _binary(ad.sub, np.subtract), "mul": _binary(ad.mul, np.multiply),
-    "div": _binary(ad.div, np.divide), "pow": _binary(ad.pow, np.power, left=positive),
-    "maximum": _binary(ad.maximum, np.maximum, apart=True), "minimum": _binary(ad.minimum, np.minimum, apart=True),
-    "where": _where, "matmul": _matmul, "linear": _linear, "cross_entropy": _cross_entropy,
-    "neg": _unary(ad.neg, np.negative), "abs": _unary(ad.abs, np.abs), "exp": _unary(ad.exp, np.exp),
-    "log": _unary(ad.log, np.log, positive), "sqrt": _unary(ad.sqrt, np.sqrt, positive),
-    "sin": _unary(ad.sin, np.sin), "cos": _unary(ad.cos, np.cos), "tanh": _unary(ad.tanh, np.tanh),
+    "add": _binary(ad.add, np.add),
+    "sub": _binary(ad.sub, np.subtract),
+    "mul": _binary(ad.mul, np.multiply),
+    "div": _binary(ad.div, np.divide),
+    "pow": _binary(ad.pow, np.power, left=positive),
+    "maximum": _binary(ad.maximum, np.maximum, apart=True),
+    "minimum": _binary(ad.minimum, np.minimum, apart=True),
+    "where": _where,
+    "matmul": _matmul,
+    "linear": _linear,
+    "cross_entropy": _cross_entropy,
+    "neg": _unary(ad.neg, np.negative),
+    "abs": _unary(ad.abs, np.abs),
+    "exp": _unary(ad.exp, np.exp),
+    "log": _unary(ad.log, np.log, positive),
+    "sqrt": _unary(ad.sqrt, np.sqrt, positive),
+    "sin": _unary(ad.sin, np.sin),
+    "cos": _unary(ad.cos, np.cos),
+    "tanh": _unary(ad.tanh, np.tanh),
     "sigmoid": _unary(ad.sigmoid, lambda a: 1 / (1 + np.exp(-a))),
     "softplus": _unary(ad.softplus, lambda a: np.log1p(np.exp(a))),
-    "relu": _unary(ad.relu, lambda a: np.maximum(a, 0)), "clip": _clip,
-    "astype": _unary(lambda x: x.astype(np.float32).astype(np.float64),
-                     lambda a: a.astype(np.float32).astype(np.float64), eps=1e-2),
-    "sum": _reduction("sum"), "mean": _reduction("mean"), "var": _reduction("var"),
-    "max": _reduction("max", distinct), "min": _reduction("min", distinct), "logsumexp": _reduction("logsumexp"),
-    "softmax": _softmax("softmax"), "log_softmax": _softmax("log_softmax"),
-    "reshape": _reshape, "transpose": _transpose, "swapaxes": _swapaxes, "expand_dims": _expand_dims,
-    "squeeze": _squeeze, "flatten": _flatten, "broadcast_to": _broadcast_to, "sum_to": _sum_to,
-    "getitem": _getitem, "setitem": _setitem, "scatter_add": _scatter_add,
-    "concatenate": _concatenate, "stack": _stack,
+    "relu": _unary(ad.relu, lambda a: np.maximum(a, 0)),
+    "clip": _clip,
+    "astype": _unary(
+        lambda x: x.astype(np.float32).astype(np.float64), lambda a: a.astype(np.float32).astype(np.float64), eps=1e-2
+    ),
+    "sum": _reduction("sum"),
+    "mean": _reduction("mean"),
+    "var": _reduction("var"),
+    "max": _reduction("max", distinct),
+    "min": _reduction("min", distinct),
+    "logsumexp": _reduction("logsumexp"),
+    "softmax": _softmax("softmax"),
+    "log_softmax": _softmax("log_softmax"),
+    "reshape": _reshape,
+    "transpose": _transpose,
+    "swapaxes": _swapaxes,
+    "expand_dims": _expand_dims,
+    "squeeze": _squeeze,
+    "flatten": _flatten,
+    "broadcast_to": _broadcast_to,
+    "sum_to": _sum_to,
+    "getitem": _getitem,
+    "setitem": _setitem,
+    "scatter_add": _scatter_add,
+    "concatenate": _concatenate,
+    "stack": _stack,
 }
+
 
 def _from_the_catalogue():
     """Elementwise functions made from a catalogue entry alone (e.g. log1p): numpy's ufunc is the
     reference, the values are positive where tests/test_ops.py gives the op the "positive" domain."""
-    from autodiff import ops
     from test_ops import CASES
+
+    from autodiff import ops
 
     for op in ops.CATALOGUE:
         if op.ufunc is not None and op.function not in OPS and op.forward.__code__.co_argcount == 2:
@@ -388,15 +456,28 @@ def _from_the_catalogue():
 
 _from_the_catalogue()
 NOT_DIFFERENTIABLE = {"argmax", "argmin", "sign"}  # outside the graph by design
-CREATION = {"arange", "as_tensor", "eye", "from_numpy", "full", "linspace", "ones", "ones_like", "tensor",
-            "zeros", "zeros_like"}
+CREATION = {
+    "arange",
+    "as_tensor",
+    "eye",
+    "from_numpy",
+    "full",
+    "linspace",
+    "ones",
+    "ones_like",
+    "tensor",
+    "zeros",
+    "zeros_like",
+}
 
 
 def test_the_table_has_every_differentiable_function_and_every_primitive():
     from autodiff import functions, ops
 
     assert set(functions.__all__) == set(OPS) | NOT_DIFFERENTIABLE | CREATION
-    primitives = {c.name for c in vars(ops).values() if isinstance(c, type) and issubclass(c, ops.Op) and c is not ops.Op}
+    primitives = {
+        c.name for c in vars(ops).values() if isinstance(c, type) and issubclass(c, ops.Op) and c is not ops.Op
+    }
     assert primitives <= set(OPS)
 
 
@@ -420,7 +501,7 @@ def check_backward_side_effects(fn, arrays, seed=0):
     inputs = [Tensor(a.copy(), requires_grad=True) for a in arrays]
     out = fn(*inputs)
     cotangent = np.random.default_rng(seed).standard_normal(out.shape)
-    if not out.requires_grad:      # e.g. an empty selection
+    if not out.requires_grad:  # e.g. an empty selection
         return
     out.backward(cotangent)
     for t, a in zip(inputs, arrays):
@@ -428,7 +509,7 @@ def check_backward_side_effects(fn, arrays, seed=0):
         assert t._version == 0 and t.grad is not None and t.grad.shape == t.shape and t.grad.dtype == t.dtype
     arrays_seen = [t.grad.data for t in inputs]
     for i, g in enumerate(arrays_seen):
-        for other in arrays_seen[i + 1:] + [t.data for t in inputs] + [out.data, cotangent]:
+        for other in arrays_seen[i + 1 :] + [t.data for t in inputs] + [out.data, cotangent]:
             assert not np.shares_memory(g, other)
     released_graph(out)
 

@@ -12,15 +12,15 @@ tests/test_properties.py), plus in-place updates and view round trips.
 
 A failing example is also shown as code (``describe``).
 """
+
 import numpy as np
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from test_properties import check_backward_side_effects
 
 import autodiff as ad
 from autodiff import Tensor
-
-from test_properties import check_backward_side_effects
 
 
 def _pattern(shape):
@@ -36,18 +36,20 @@ def _axis(a, n):
 def _reduce(name):
     def op(a, b, axis):
         return getattr(ad, name)(a, axis=_axis(a, axis), keepdims=True)
+
     return op
 
 
 def _softmax(name):
     def op(a, b, axis):
         return getattr(ad, name)(a, axis=_axis(a, axis)) if a.ndim else ad.tanh(a)
+
     return op
 
 
 def _inplace_add(a, b, axis):
-    c = (a + b) * 1.0       # the full shape, so both fit into it
-    c += a                  # recorded in-place ops on an intermediate
+    c = (a + b) * 1.0  # the full shape, so both fit into it
+    c += a  # recorded in-place ops on an intermediate
     c *= ad.sigmoid(b)
     return c
 
@@ -55,17 +57,17 @@ def _inplace_add(a, b, axis):
 def _inplace_setitem(a, b, axis):
     c = (a + b) * 1.0
     if c.ndim:
-        c[..., :1] = ad.tanh(c[..., -1:]) * 2.0   # reads and writes the same tensor
+        c[..., :1] = ad.tanh(c[..., -1:]) * 2.0  # reads and writes the same tensor
     return c
 
 
 def _flip(a, b, axis):
-    return a[..., ::-1] if a.ndim else a           # a view
+    return a[..., ::-1] if a.ndim else a  # a view
 
 
 def _round_trip(a, b, axis):
     shape = a.shape
-    return ad.expand_dims(a, 0).reshape(-1).reshape(shape).T.T   # views all the way
+    return ad.expand_dims(a, 0).reshape(-1).reshape(shape).T.T  # views all the way
 
 
 OPS = [  # (name, function of (a, b, axis)); index 0 is what shrinking reaches first

@@ -1,4 +1,5 @@
 """The files made from the op catalogue are current: docs/ops.md and autodiff/tensor.pyi."""
+
 import runpy
 from pathlib import Path
 
@@ -14,7 +15,8 @@ reference = runpy.run_path(str(ROOT / "docs" / "make_reference.py"))
 @pytest.mark.parametrize("path, make", [("docs/ops.md", "ops_page"), ("autodiff/tensor.pyi", "tensor_stub")])
 def test_the_generated_file_is_current(path, make):
     assert (ROOT / path).read_text() == reference[make](), (
-        f"{path} is out of date: run '.venv/bin/python docs/make_reference.py' and commit the result")
+        f"{path} is out of date: run '.venv/bin/python docs/make_reference.py' and commit the result"
+    )
 
 
 def test_every_catalogue_entry_is_reachable_as_it_declares():

@@ -1,4 +1,5 @@
 """Soak and concurrency: a long training loop keeps memory flat; grad modes stay per thread."""
+
 import gc
 import importlib.util
 import math
@@ -22,7 +23,8 @@ GROWTH_LIMIT = 1_000_000  # bytes: traced memory may move by less than this betw
 def test_digits_training_soak_keeps_memory_flat_and_the_loss_finite():
     pytest.importorskip("sklearn")
     spec = importlib.util.spec_from_file_location(
-        "digits_example", Path(__file__).resolve().parent.parent / "examples" / "digits.py")
+        "digits_example", Path(__file__).resolve().parent.parent / "examples" / "digits.py"
+    )
     digits = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(digits)  # the digits example's data and weight decay; its main() is not run
     WEIGHT_DECAY, load_digits_split = digits.WEIGHT_DECAY, digits.load_digits_split
@@ -31,12 +33,17 @@ def test_digits_training_soak_keeps_memory_flat_and_the_loss_finite():
     X_train = X_train.astype(np.float32)
     nn.manual_seed(0)
     model = nn.MLP(64, [128, 10], dtype=np.float32)
-    optimizer = nn.optim.Adam([{"params": nn.weights(model), "weight_decay": WEIGHT_DECAY},
-                               {"params": nn.biases(model), "weight_decay": 0.0}], lr=3e-3)
+    optimizer = nn.optim.Adam(
+        [
+            {"params": nn.weights(model), "weight_decay": WEIGHT_DECAY},
+            {"params": nn.biases(model), "weight_decay": 0.0},
+        ],
+        lr=3e-3,
+    )
     rng = np.random.default_rng(0)
     losses, live, start = [], {}, time.perf_counter()
     gc.collect()
-    gc.disable()    # graphs have no reference cycles: reference counting alone must keep memory flat
+    gc.disable()  # graphs have no reference cycles: reference counting alone must keep memory flat
     try:
         step = 0
         while step < STEPS:
@@ -49,7 +56,7 @@ def test_digits_training_soak_keeps_memory_flat_and_the_loss_finite():
                 step += 1
                 if step in (WARMUP, STEPS):  # each step's graph is gone: no Tensor or Op piles up
                     live[step] = _count_graph_objects()
-                if step == WARMUP:           # what is allocated from here on and still alive is growth
+                if step == WARMUP:  # what is allocated from here on and still alive is growth
                     tracemalloc.start()
                 if step == STEPS:
                     break
@@ -58,12 +65,14 @@ def test_digits_training_soak_keeps_memory_flat_and_the_loss_finite():
         tracemalloc.stop()
         gc.enable()
     seconds = time.perf_counter() - start
-    print(f"soak: {STEPS} steps in {seconds:.1f} s, {grown} bytes grown after step {WARMUP}, "
-          f"loss {np.mean(losses[:50]):.3f} -> {np.mean(losses[-50:]):.4f}")
+    print(
+        f"soak: {STEPS} steps in {seconds:.1f} s, {grown} bytes grown after step {WARMUP}, "
+        f"loss {np.mean(losses[:50]):.3f} -> {np.mean(losses[-50:]):.4f}"
+    )
     assert grown < GROWTH_LIMIT
     assert live[STEPS] == live[WARMUP]
     assert all(math.isfinite(v) for v in losses)
-    assert np.mean(losses[-100:]) < 0.1 * np.mean(losses[:20])   # it learned
+    assert np.mean(losses[-100:]) < 0.1 * np.mean(losses[:20])  # it learned
     assert all(p.dtype == np.float32 and p.is_leaf for p in model.parameters())
 
 
@@ -78,7 +87,7 @@ def test_a_retained_graph_is_the_memory_that_grows():
     X, y = np.random.default_rng(0).standard_normal((32, 8)), np.arange(32) % 2
     tracemalloc.start()
     try:
-        kept = [F.cross_entropy(model(X), y) for _ in range(50)]   # graphs never backpropagated
+        kept = [F.cross_entropy(model(X), y) for _ in range(50)]  # graphs never backpropagated
         grown, _ = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -117,7 +126,7 @@ def test_no_grad_in_one_thread_does_not_affect_another_while_both_run():
 
     def quiet():
         with ad.no_grad():
-            inside.wait()                 # the other thread computes while this one is in no_grad
+            inside.wait()  # the other thread computes while this one is in no_grad
             seen["quiet"] = (x * 2).requires_grad
             recorded.wait()
         seen["quiet after"] = (x * 2).requires_grad
@@ -145,7 +154,7 @@ def test_set_grad_enabled_and_a_decorated_function_in_concurrent_threads():
         return (x * 2).requires_grad
 
     def switched_off():
-        ad.set_grad_enabled(False)        # for this thread only, for the rest of its life
+        ad.set_grad_enabled(False)  # for this thread only, for the rest of its life
         start.wait()
         results["off"] = [(x * 2).requires_grad for _ in range(200)]
 
@@ -166,11 +175,11 @@ def test_set_grad_enabled_and_a_decorated_function_in_concurrent_threads():
 
 
 def test_one_no_grad_object_shared_by_two_threads_restores_each_threads_mode():
-    shared = ad.no_grad()                 # e.g. a module-level `inference = ad.no_grad()`
+    shared = ad.no_grad()  # e.g. a module-level `inference = ad.no_grad()`
     a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
     after = {}
 
-    def thread_a():                       # in no_grad already when it enters `shared`
+    def thread_a():  # in no_grad already when it enters `shared`
         with ad.no_grad():
             with shared:
                 a_in.set()
@@ -178,7 +187,7 @@ def test_one_no_grad_object_shared_by_two_threads_restores_each_threads_mode():
             a_out.set()
             after["a"] = ad.is_grad_enabled()
 
-    def thread_b():                       # grad enabled when it enters `shared`, after thread a did
+    def thread_b():  # grad enabled when it enters `shared`, after thread a did
         assert a_in.wait(10)
         with shared:
             b_in.set()
@@ -209,6 +218,7 @@ def test_two_threads_training_at_once_get_the_sequential_results():
         def run():
             barrier.wait()
             got[seed] = train(seed)
+
         return run
 
     _in_threads(worker(1), worker(2))

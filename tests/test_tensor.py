@@ -1,4 +1,5 @@
 """Tensor construction, attributes, repr, numpy interoperability and micrograd's Value."""
+
 import numpy as np
 import pytest
 
@@ -6,11 +7,17 @@ import autodiff as ad
 from autodiff import Tensor, Value
 
 
-@pytest.mark.parametrize("data,dtype,shape", [
-    (2.0, np.float64, ()), (3, np.int64, ()), ([1.0, 2.0], np.float64, (2,)),
-    ([[1, 2], [3, 4]], np.int64, (2, 2)), (np.ones(3, dtype=np.float32), np.float32, (3,)),
-    (True, np.bool_, ()),
-])
+@pytest.mark.parametrize(
+    "data,dtype,shape",
+    [
+        (2.0, np.float64, ()),
+        (3, np.int64, ()),
+        ([1.0, 2.0], np.float64, (2,)),
+        ([[1, 2], [3, 4]], np.int64, (2, 2)),
+        (np.ones(3, dtype=np.float32), np.float32, (3,)),
+        (True, np.bool_, ()),
+    ],
+)
 def test_construction_infers_like_numpy(data, dtype, shape):
     t = Tensor(data)
     assert t.dtype == dtype and t.shape == shape and t.ndim == len(shape)
@@ -23,13 +30,15 @@ def test_construction_options():
     assert ad.tensor([1.0]).dtype == np.float64
     u = Tensor(t)
     assert u.dtype == np.float32 and not u.requires_grad
-    assert not np.shares_memory(u.data, t.data)           # constructors copy
+    assert not np.shares_memory(u.data, t.data)  # constructors copy
     a = np.zeros(3)
-    assert np.shares_memory(ad.from_numpy(a).data, a)   # from_numpy shares
+    assert np.shares_memory(ad.from_numpy(a).data, a)  # from_numpy shares
 
 
 def test_construction_errors():
-    with pytest.raises(TypeError, match="only floating-point tensors can require gradients, got dtype int64; pass dtype=np.float64"):
+    with pytest.raises(
+        TypeError, match="only floating-point tensors can require gradients, got dtype int64; pass dtype=np.float64"
+    ):
         Tensor([1, 2], requires_grad=True)
     with pytest.raises(TypeError, match="only floating-point tensors can require gradients"):
         Tensor([1, 2]).requires_grad_()
@@ -101,13 +110,13 @@ def test_numpy_functions_without_a_rule_refuse_instead_of_dropping_gradients():
     with ad.no_grad():
         assert np.floor(x).tolist() == [0.0, 1.0]
     arr = np.zeros(2)
-    arr += x                       # writing into a plain array is plain numpy
+    arr += x  # writing into a plain array is plain numpy
     assert arr.tolist() == [0.5, 1.5]
 
 
 def test_python_scalars_take_the_tensor_dtype():
     x = Tensor(np.ones(2, dtype=np.float32))
-    for y in (x + 1, 1 + x, x * 2.5, 2.5 / x, x ** 2, 2 ** x, x - np.float64(1.0), x.mean(), x.var()):
+    for y in (x + 1, 1 + x, x * 2.5, 2.5 / x, x**2, 2**x, x - np.float64(1.0), x.mean(), x.var()):
         assert y.dtype == np.float32
     assert (Tensor([1, 2]) * 1.5).dtype == np.float64
     assert (Tensor([1, 2]) + 1).dtype == np.int64
@@ -141,7 +150,9 @@ def test_grad_setter_validates():
 
 
 def test_op_errors_name_the_op_and_the_shapes():
-    with pytest.raises(ValueError, match=r"matmul of shapes \(2, 3\), \(2, 3\): matmul: Input operand 1 has a mismatch"):
+    with pytest.raises(
+        ValueError, match=r"matmul of shapes \(2, 3\), \(2, 3\): matmul: Input operand 1 has a mismatch"
+    ):
         Tensor(np.ones((2, 3))) @ Tensor(np.ones((2, 3)))
     with pytest.raises(ValueError, match=r"add of shapes \(2,\), \(3,\): operands could not be broadcast"):
         Tensor([1.0, 2.0]) + Tensor([1.0, 2.0, 3.0])

@@ -1,4 +1,5 @@
 """grad, value_and_grad, jacobian, hessian, hvp: closed forms, nesting, Newton's method."""
+
 import math
 
 import numpy as np
@@ -35,7 +36,10 @@ def test_grad_of_a_scalar_function_accepts_numbers_arrays_and_tensors():
 
 
 def test_grad_refuses_non_scalar_outputs():
-    with pytest.raises(TypeError, match=r"grad needs a function with a scalar output \(one element\), got shape \(3,\); use autodiff.jacobian"):
+    with pytest.raises(
+        TypeError,
+        match=r"grad needs a function with a scalar output \(one element\), got shape \(3,\); use autodiff.jacobian",
+    ):
         ad.grad(lambda x: x * 2)(np.ones(3))
 
 
@@ -72,7 +76,7 @@ def test_third_derivative_of_tanh_matches_closed_form():
         assert d3(x).item() == pytest.approx((1 - t * t) * (6 * t * t - 2), abs=1e-12)
 
 
-@pytest.mark.parametrize("fn", [ad.exp, ad.sigmoid, ad.sqrt, ad.log, lambda x: x ** 2.5, lambda x: 1 / x, ad.cos])
+@pytest.mark.parametrize("fn", [ad.exp, ad.sigmoid, ad.sqrt, ad.log, lambda x: x**2.5, lambda x: 1 / x, ad.cos])
 def test_third_order_works_for_elementwise_ops(fn):
     x0 = 0.7
     d3 = ad.grad(ad.grad(ad.grad(fn)))(x0).item()
@@ -132,7 +136,9 @@ def test_newtons_method_on_logistic_regression_converges_in_a_handful_of_steps()
 
     def loss(w):
         z = Tensor(X) @ w
-        return (ad.logsumexp(ad.stack([ad.zeros(200), z], axis=1), axis=1) - Tensor(y) * z).mean() + 0.01 * (w * w).sum()
+        return (ad.logsumexp(ad.stack([ad.zeros(200), z], axis=1), axis=1) - Tensor(y) * z).mean() + 0.01 * (
+            w * w
+        ).sum()
 
     w = np.zeros(3)
     for step in range(1, 11):
@@ -146,7 +152,7 @@ def test_newtons_method_on_logistic_regression_converges_in_a_handful_of_steps()
 
 def test_transforms_nest_with_autograd_grad():
     x = Tensor(1.3, requires_grad=True)
-    g = ad.grad(lambda t: t.sin() * t)(x)              # x requires grad: g keeps its graph
+    g = ad.grad(lambda t: t.sin() * t)(x)  # x requires grad: g keeps its graph
     assert g.requires_grad
     (h,) = ad.autograd.grad(g, x)
     assert h.item() == pytest.approx(2 * math.cos(1.3) - 1.3 * math.sin(1.3))

@@ -3,6 +3,7 @@
 Each module has ``NAME``, ``PEERS`` (the engines it compares autodiff with),
 ``DESCRIPTION``, and ``run(ctx)``, which returns table rows (``timing.row``).
 """
+
 from dataclasses import dataclass, field
 
 from ..timing import SETTLE
@@ -12,11 +13,11 @@ from ..timing import SETTLE
 class Context:
     """What a workload run is asked for."""
 
-    smoke: bool = False             # tiny sizes, one repetition
-    repeats: int = None             # rounds; None: the workload's default
+    smoke: bool = False  # tiny sizes, one repetition
+    repeats: int = None  # rounds; None: the workload's default
     peers: frozenset = field(default_factory=frozenset)  # peers to run (installed and selected)
-    min_sample: float = 0.05        # seconds a timing sample lasts at least (steps repeat within it)
-    settle: float = SETTLE          # seconds of sleep between two engines' samples (see timing.SETTLE)
+    min_sample: float = 0.05  # seconds a timing sample lasts at least (steps repeat within it)
+    settle: float = SETTLE  # seconds of sleep between two engines' samples (see timing.SETTLE)
     log: object = print
 
     def reps(self, default):

@@ -18,6 +18,7 @@ micrograd builds its topological order recursively: it is run at 1,000 and
 
 The child: ``python -m benchmarks.workloads.deep_chain ENGINE OPS`` prints one JSON line.
 """
+
 import gc
 import statistics
 import sys
@@ -37,6 +38,7 @@ MB = 2**20
 
 
 # --------------------------------------------------------------------------- in the child
+
 
 def autodiff_leaf():
     import autodiff as ad
@@ -108,13 +110,21 @@ def child(engine, ops):
     _malloc_trim()
     left = rss_bytes() - base
     return {
-        "ops": ops, "forward_s": built - start, "backward_s": end - built, "seconds": end - start,
-        "gc_s": gc_seconds[0], "graph_bytes": graph, "peak_bytes": peak, "left_bytes": left, "grad": grad,
+        "ops": ops,
+        "forward_s": built - start,
+        "backward_s": end - built,
+        "seconds": end - start,
+        "gc_s": gc_seconds[0],
+        "graph_bytes": graph,
+        "peak_bytes": peak,
+        "left_bytes": left,
+        "grad": grad,
         "weakrefs_dead": dead,
     }
 
 
 # --------------------------------------------------------------------------- in the parent
+
 
 def _freed(r):
     if "left_bytes" not in r:
@@ -140,7 +150,7 @@ def run(ctx):
     jobs = {}
     for ops in (quarter, full):  # the smaller chain first, interleaving the engines
         for e in engines:
-            jobs[(e, ops)] = (lambda e=e, ops=ops: run_child(__name__, e, ops))
+            jobs[(e, ops)] = lambda e=e, ops=ops: run_child(__name__, e, ops)
     results = round_robin(jobs, ctx.reps(REPEATS), settle=ctx.settle)
     for (e, ops), rs in results.items():
         for r in rs:

@@ -13,6 +13,7 @@ median over the rounds, the accuracy the mean over the seeds. One seed's accurac
 test image or two (0.2-0.4 points of 450 images) with the seed, for every engine, so a
 single seed cannot rank them.
 """
+
 import importlib.util
 import itertools
 import os
@@ -67,10 +68,19 @@ def sklearn_train(epochs, seed):
 
     example = digits_example()
     X_train, X_test, y_train, y_test = example.load_digits_split()
-    model = MLPClassifier(hidden_layer_sizes=(128,), activation="relu", solver="adam",
-                          learning_rate_init=LR, alpha=example.WEIGHT_DECAY * BATCH, batch_size=BATCH,
-                          max_iter=epochs, shuffle=True, early_stopping=False,
-                          n_iter_no_change=epochs + 1, random_state=seed)
+    model = MLPClassifier(
+        hidden_layer_sizes=(128,),
+        activation="relu",
+        solver="adam",
+        learning_rate_init=LR,
+        alpha=example.WEIGHT_DECAY * BATCH,
+        batch_size=BATCH,
+        max_iter=epochs,
+        shuffle=True,
+        early_stopping=False,
+        n_iter_no_change=epochs + 1,
+        random_state=seed,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # max_iter reached: that is the plan
         model.fit(X_train.astype(np.float32), y_train)
@@ -96,8 +106,9 @@ def torch_train(epochs, seed):
     model.load_state_dict({k.removeprefix("layers."): torch.from_numpy(v) for k, v in init.items()})
     weights = [p for name, p in model.named_parameters() if name.endswith("weight")]
     biases = [p for name, p in model.named_parameters() if name.endswith("bias")]
-    optimizer = torch.optim.Adam([{"params": weights, "weight_decay": WEIGHT_DECAY},
-                                  {"params": biases, "weight_decay": 0.0}], lr=LR)
+    optimizer = torch.optim.Adam(
+        [{"params": weights, "weight_decay": WEIGHT_DECAY}, {"params": biases, "weight_decay": 0.0}], lr=LR
+    )
     X, y = torch.from_numpy(X_train.astype(np.float32)), torch.from_numpy(y_train)
     Xv, yv = torch.from_numpy(X_test.astype(np.float32)), torch.from_numpy(y_test)
     rng = np.random.default_rng(seed)
@@ -106,7 +117,7 @@ def torch_train(epochs, seed):
         loss_sum = correct = 0.0
         order = torch.from_numpy(rng.permutation(len(X)))
         for start in range(0, len(X), BATCH):
-            idx = order[start:start + BATCH]
+            idx = order[start : start + BATCH]
             output = model(X[idx])
             loss = F.cross_entropy(output, y[idx])
             loss_sum += loss.item() * len(idx)
@@ -138,17 +149,35 @@ def run(ctx):
     epochs = SMOKE_EPOCHS if ctx.smoke else EPOCHS
     engines = {name: train for name, train in ENGINES.items() if name == "autodiff" or ctx.wants(name)}
     rounds = {name: itertools.count() for name in engines}  # each engine's next seed
-    jobs = {name: (lambda name=name, train=train: _timed(train, epochs, next(rounds[name])))
-            for name, train in engines.items()}
+    jobs = {
+        name: (lambda name=name, train=train: _timed(train, epochs, next(rounds[name])))
+        for name, train in engines.items()
+    }
     if not ctx.smoke:  # warm-up (imports, the digits file, first-call costs), seed 0 again after it
-        round_robin({name: (lambda train=train: _timed(train, epochs, 0)) for name, train in engines.items()},
-                    1, settle=ctx.settle)
+        round_robin(
+            {name: (lambda train=train: _timed(train, epochs, 0)) for name, train in engines.items()},
+            1,
+            settle=ctx.settle,
+        )
     results = round_robin(jobs, ctx.reps(REPEATS), settle=ctx.settle)
     seconds = {k: statistics.median(r["seconds"] for r in rs) for k, rs in results.items()}
     accuracy = {k: statistics.mean(r["accuracy"] for r in rs) for k, rs in results.items()}
     seeds = len(next(iter(results.values())))
-    return [row(NAME, f"wall time, {epochs} epochs", "s", seconds,
-                samples={k: [r["seconds"] for r in rs] for k, rs in results.items()}),
-            row(NAME, f"test accuracy, mean of seeds 0-{seeds - 1}" if seeds > 1 else "test accuracy, seed 0",
-                "", accuracy, ratio=False, samples={k: [r["accuracy"] for r in rs] for k, rs in results.items()},
-                digits=4)]
+    return [
+        row(
+            NAME,
+            f"wall time, {epochs} epochs",
+            "s",
+            seconds,
+            samples={k: [r["seconds"] for r in rs] for k, rs in results.items()},
+        ),
+        row(
+            NAME,
+            f"test accuracy, mean of seeds 0-{seeds - 1}" if seeds > 1 else "test accuracy, seed 0",
+            "",
+            accuracy,
+            ratio=False,
+            samples={k: [r["accuracy"] for r in rs] for k, rs in results.items()},
+            digits=4,
+        ),
+    ]

@@ -8,6 +8,7 @@ between steps all count.
 
 The child: ``python -m benchmarks.workloads.memory ENGINE STEPS [--smoke]`` prints one JSON line.
 """
+
 import statistics
 import sys
 
@@ -50,8 +51,15 @@ def run(ctx):
         values[e] = statistics.median(peaks) if peaks else rs[0].get("error", "failed")
         if not peaks:
             ctx.log(f"WARNING: {NAME}: {e} failed: {values[e]}")
-    return [row(NAME, f"peak RSS delta, {steps} mlp-mnist steps", "MB", values,
-                samples={e: [r.get("peak_bytes", 0) / MB for r in rs] for e, rs in results.items()})]
+    return [
+        row(
+            NAME,
+            f"peak RSS delta, {steps} mlp-mnist steps",
+            "MB",
+            values,
+            samples={e: [r.get("peak_bytes", 0) / MB for r in rs] for e, rs in results.items()},
+        )
+    ]
 
 
 if __name__ == "__main__":

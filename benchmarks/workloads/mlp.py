@@ -9,6 +9,7 @@ first losses agree to float32 rounding, which ``check_losses`` verifies.
 Each ``*_step(problem)`` does its setup untimed and returns ``step()``, which
 runs one training step and returns that step's loss (in the engine's own type).
 """
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,11 +22,11 @@ REPEATS = 15  # default rounds of the step workloads
 
 @dataclass
 class Problem:
-    sizes: tuple          # layer widths, input first: (784, 512, 256, 10)
-    X: np.ndarray         # (batch, sizes[0]) float32
-    y: np.ndarray         # int64 labels (batch,) for "ce"; float32 (batch, 1) for "mse"
-    init: list            # [(W (out, in), b (out,)), ...] float32, PyTorch's default Linear init
-    loss: str             # "ce" or "mse"
+    sizes: tuple  # layer widths, input first: (784, 512, 256, 10)
+    X: np.ndarray  # (batch, sizes[0]) float32
+    y: np.ndarray  # int64 labels (batch,) for "ce"; float32 (batch, 1) for "mse"
+    init: list  # [(W (out, in), b (out,)), ...] float32, PyTorch's default Linear init
+    loss: str  # "ce" or "mse"
     lr: float = 0.05
     weight_decay: float = 1e-4
 
@@ -39,8 +40,12 @@ def _init(sizes, rng):
     layers = []
     for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
         bound = 1 / np.sqrt(fan_in)
-        layers.append((rng.uniform(-bound, bound, (fan_out, fan_in)).astype(np.float32),
-                       rng.uniform(-bound, bound, fan_out).astype(np.float32)))
+        layers.append(
+            (
+                rng.uniform(-bound, bound, (fan_out, fan_in)).astype(np.float32),
+                rng.uniform(-bound, bound, fan_out).astype(np.float32),
+            )
+        )
     return layers
 
 
@@ -61,6 +66,7 @@ def regression(sizes, batch, seed=0):
 
 
 # --------------------------------------------------------------------------- the engines
+
 
 def autodiff_step(p):
     """This engine, written as a user would with nn: MLP, F.cross_entropy / F.mse_loss, optim.SGD."""
@@ -96,7 +102,7 @@ def numpy_step(p):
     X, y, n, last = p.X, p.y, len(p.X), len(p.init) - 1
     lr, decay = np.float32(p.lr), np.float32(1 - p.lr * p.weight_decay)
     rows = np.arange(n)
-    zs = [np.empty((n, W.shape[0]), np.float32) for W, _ in params]         # zˡ, then aˡ = relu(zˡ)
+    zs = [np.empty((n, W.shape[0]), np.float32) for W, _ in params]  # zˡ, then aˡ = relu(zˡ)
     deltas = [None] + [np.empty((n, W.shape[1]), np.float32) for W, _ in params[1:]]
     grads = [(np.empty_like(W), np.empty_like(b)) for W, b in params]
 
@@ -130,7 +136,7 @@ def numpy_step(p):
             if i:  # δˡ⁻¹ = (δˡ W) ⊙ relu'(zˡ⁻¹), before W changes
                 delta = np.matmul(delta, W, out=deltas[i])
                 delta *= below > 0
-            W *= decay                 # w ← (1 − lr·λ) w − lr·∇w
+            W *= decay  # w ← (1 − lr·λ) w − lr·∇w
             grad_W *= lr
             W -= grad_W
             b *= decay
@@ -258,17 +264,24 @@ def micrograd_step(p):
     return step
 
 
-STEPS = {"autodiff": autodiff_step, "numpy": numpy_step, "torch": torch_step,
-         "autograd": autograd_step, "mygrad": mygrad_step, "micrograd": micrograd_step}
+STEPS = {
+    "autodiff": autodiff_step,
+    "numpy": numpy_step,
+    "torch": torch_step,
+    "autograd": autograd_step,
+    "mygrad": mygrad_step,
+    "micrograd": micrograd_step,
+}
 
 
 # --------------------------------------------------------------------------- checking and timing
+
 
 def as_float(loss):
     """A loss of any engine as a Python float."""
     if hasattr(loss, "item"):  # numpy scalars, autodiff, torch and mygrad tensors
         return float(loss.item())
-    return float(loss.data)    # micrograd's Value
+    return float(loss.data)  # micrograd's Value
 
 
 def check_losses(steps, count=2, rtol=1e-4, atol=1e-6):
@@ -296,13 +309,20 @@ def time_steps(ctx, workload, problem, engines, caps=None):
     checks = check_losses(steps)
     for name, check in checks.items():
         if not check["ok"]:
-            ctx.log(f"WARNING: {workload}: {name}'s first losses {check['losses']} differ from "
-                    f"autodiff's {checks['autodiff']['losses']} beyond float32 tolerance")
+            ctx.log(
+                f"WARNING: {workload}: {name}'s first losses {check['losses']} differ from "
+                f"autodiff's {checks['autodiff']['losses']} beyond float32 tolerance"
+            )
     # the loss check's two steps were the warm-up; one more call sizes the samples
-    timed = interleaved(steps, ctx.reps(REPEATS), warmup=1, min_sample=ctx.min_sample, caps=caps,
-                        settle=ctx.settle)
-    return [row(workload, "time per step", "ms", {k: v["median"] * 1e3 for k, v in timed.items()},
-                samples={k: [s * 1e3 for s in v["samples"]] for k, v in timed.items()},
-                notes={k: f"{len(v['samples'])} samples of {v['number']} steps" for k, v in timed.items()},
-                checks=checks)]
-
+    timed = interleaved(steps, ctx.reps(REPEATS), warmup=1, min_sample=ctx.min_sample, caps=caps, settle=ctx.settle)
+    return [
+        row(
+            workload,
+            "time per step",
+            "ms",
+            {k: v["median"] * 1e3 for k, v in timed.items()},
+            samples={k: [s * 1e3 for s in v["samples"]] for k, v in timed.items()},
+            notes={k: f"{len(v['samples'])} samples of {v['number']} steps" for k, v in timed.items()},
+            checks=checks,
+        )
+    ]

@@ -2,6 +2,7 @@
 
 Random MNIST-shaped data with a fixed seed (no download). The engines' steps are in ``mlp``.
 """
+
 from . import mlp
 
 NAME = "mlp-mnist"
@@ -12,7 +13,7 @@ SMOKE_SIZES, SMOKE_BATCH = (784, 32, 16, 10), 8
 # one function per engine, autodiff first
 ENGINES = {
     "autodiff": mlp.autodiff_step,
-    "numpy": mlp.numpy_step,      # hand-written backprop
+    "numpy": mlp.numpy_step,  # hand-written backprop
     "torch": mlp.torch_step,
     "autograd": mlp.autograd_step,
     "mygrad": mlp.mygrad_step,

@@ -4,6 +4,7 @@ Tiny matrices: the time is the engines' overhead per op, not arithmetic. microgr
 joins here (one Value per number, float64), timed over fewer rounds as it is slow.
 The engines' steps are in ``mlp``.
 """
+
 from . import mlp
 
 NAME = "mlp-small"
@@ -15,7 +16,7 @@ MICROGRAD_SAMPLES = 3
 # one function per engine, autodiff first
 ENGINES = {
     "autodiff": mlp.autodiff_step,
-    "numpy": mlp.numpy_step,      # hand-written backprop
+    "numpy": mlp.numpy_step,  # hand-written backprop
     "torch": mlp.torch_step,
     "autograd": mlp.autograd_step,
     "mygrad": mlp.mygrad_step,

@@ -6,6 +6,7 @@ per chain / 2,000 is the cost of recording an op and of walking it backwards,
 the arithmetic on 8 numbers being negligible. Each engine's gradient is checked
 against the exact 1.0001¹⁰⁰⁰.
 """
+
 import numpy as np
 
 from ..environment import torch_threads
@@ -96,11 +97,18 @@ def run(ctx):
         checks[name] = {"grad": float(grad[0]), "ok": bool(np.allclose(grad, 1.0001**n, rtol=1e-9))}
         if not checks[name]["ok"]:
             ctx.log(f"WARNING: {NAME}: {name}'s gradient {grad[0]} is not 1.0001**{n} = {1.0001**n}")
-    timed = interleaved(chains, ctx.reps(REPEATS), warmup=1 if ctx.smoke else 2, min_sample=ctx.min_sample,
-                        settle=ctx.settle)
+    timed = interleaved(
+        chains, ctx.reps(REPEATS), warmup=1 if ctx.smoke else 2, min_sample=ctx.min_sample, settle=ctx.settle
+    )
     per_op = 1e6 / (2 * n)
-    return [row(NAME, "time per op (fwd+bwd)", "µs", {k: v["median"] * per_op for k, v in timed.items()},
-                samples={k: [s * per_op for s in v["samples"]] for k, v in timed.items()},
-                notes={k: f"{len(v['samples'])} samples of {v['number']} chains of {2 * n} ops"
-                       for k, v in timed.items()},
-                checks=checks)]
+    return [
+        row(
+            NAME,
+            "time per op (fwd+bwd)",
+            "µs",
+            {k: v["median"] * per_op for k, v in timed.items()},
+            samples={k: [s * per_op for s in v["samples"]] for k, v in timed.items()},
+            notes={k: f"{len(v['samples'])} samples of {v['number']} chains of {2 * n} ops" for k, v in timed.items()},
+            checks=checks,
+        )
+    ]
