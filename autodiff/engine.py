@@ -34,9 +34,9 @@ from .history import graph_inputs, inputs_for_backward
 from .ops import array_math
 from .released import FREE_FROM_BYTES, let_go_of_intermediates
 from .tensor import Tensor
-from .versions import bump_version, last_change, sequence
+from .versions import UNCHANGED, bump_version, last_change, sequence
 
-_ndarray, _asarray, _wrap = np.ndarray, np.asarray, Tensor._wrap
+_ndarray, _asarray, _wrap, _new = np.ndarray, np.asarray, Tensor._wrap, object.__new__
 
 # Every op keeps which inputs need a gradient and their versions: shared tuples for the common
 # values, so that a long graph holds fewer objects for the cyclic garbage collector to scan
@@ -124,7 +124,10 @@ def apply2(op_cls, x, y):
             out = _asarray(out)
     except FORWARD_ERRORS as error:
         raise forward_error(op, (a, b), error) from error
-    result = _wrap(out)
+    result = _new(Tensor)  # Tensor._wrap(out), inlined: the arithmetic operators are the hottest path (9% of
+    result._data, result._vc, result.grad_fn = out, UNCHANGED, None  # the instructions of y = y * 1.0001 + 0.1)
+    result.name = result._grad = result._history = result._released_as = None
+    result._requires_grad = result._retains_grad = False
     state = _local.state
     if state.anomaly:
         anomaly.check_forward(op, (a, b), out)
