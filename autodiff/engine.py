@@ -124,8 +124,10 @@ def apply2(op_cls, x, y):
             out = _asarray(out)
     except FORWARD_ERRORS as error:
         raise forward_error(op, (a, b), error) from error
-    result = _new(Tensor)  # Tensor._wrap(out), inlined: the arithmetic operators are the hottest path (9% of
-    result._data, result._vc, result.grad_fn = out, UNCHANGED, None  # the instructions of y = y * 1.0001 + 0.1)
+    # Tensor._wrap(out), inlined: the arithmetic operators are the hottest path, and the call was 9% of
+    # the instructions of an op of y = y * 1.0001 + 0.1 (callgrind)
+    result = _new(Tensor)
+    result._data, result._vc, result.grad_fn = out, UNCHANGED, None
     result.name = result._grad = result._history = result._released_as = None
     result._requires_grad = result._retains_grad = False
     state = _local.state
