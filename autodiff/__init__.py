@@ -9,7 +9,8 @@ gradients by the chain rule. The API follows PyTorch (``requires_grad``,
 Where things live: ``tensor`` (the Tensor), ``ops`` (every derivative rule),
 ``engine`` (the chain rule), ``functions`` (the differentiable functions),
 ``grad_mode``, ``anomaly`` (``detect_anomaly``), ``gradcheck``, ``autograd`` (PyTorch-style ``grad``),
-``transforms`` (``grad``, ``jacobian``, ``hessian``, ``hvp``), ``draw``
+``transforms`` (``grad``, ``elementwise_grad``, ``jacobian``, ``hessian``, ``hvp``), ``random``
+(``manual_seed``, ``randn``, ``rand``, ``normal``...: one seeded generator, shared with ``nn``), ``draw``
 (``draw_graph``), ``value`` (micrograd's Value), ``allocator`` (``tune_allocator``:
 glibc's malloc thresholds for training loops, opt-in).
 """
@@ -19,13 +20,17 @@ import numpy as np
 from . import allocator, autograd
 from . import methods as methods  # attaches Tensor's operators and op methods
 from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled, set_detect_anomaly
+from .checkpoint import checkpoint
 from .draw import Graph, draw_graph
+from .forward import jacfwd, jvp
+from .function import Function
 from .functions import *  # noqa: F401,F403
 from .functions import __all__ as _function_names
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, scope, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .random import manual_seed, normal, rand, rand_like, randint, randn, randn_like, randperm
 from .tensor import Tensor
-from .transforms import grad, hessian, hvp, jacobian, value_and_grad
+from .transforms import elementwise_grad, grad, hessian, hvp, jacobian, value_and_grad
 from .value import Value
 
 float16, float32, float64 = np.float16, np.float32, np.float64
@@ -39,11 +44,16 @@ __all__ = [
     "Tensor",
     "Value",
     "autograd",
+    "Function",
     "grad",
+    "elementwise_grad",
     "value_and_grad",
     "jacobian",
     "hessian",
     "hvp",
+    "jvp",
+    "jacfwd",
+    "checkpoint",
     "no_grad",
     "enable_grad",
     "set_grad_enabled",
@@ -65,4 +75,12 @@ __all__ = [
     "draw_graph",
     "Graph",
     "tune_allocator",
+    "manual_seed",
+    "randn",
+    "rand",
+    "normal",
+    "randint",
+    "randperm",
+    "randn_like",
+    "rand_like",
 ] + list(_function_names)

@@ -1,10 +1,14 @@
-"""PyTorch's ``torch.autograd`` interface: gradients returned instead of accumulated into ``.grad``."""
+"""PyTorch's ``torch.autograd`` interface: gradients returned instead of accumulated into ``.grad``,
+and ``Function`` for differentiable operations written in user code (``autograd.function``)."""
 
-from . import engine
-from .engine import backward
+import numpy as np
+
+from . import engine, function
+from .errors import describe
+from .function import Function, FunctionCtx, once_differentiable
 from .tensor import Tensor
 
-__all__ = ["grad", "backward"]
+__all__ = ["grad", "backward", "Function", "FunctionCtx", "once_differentiable", "function"]
 
 
 def _as_list(x):
@@ -31,7 +35,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             raise RuntimeError(f"One of the differentiated Tensors (input {i}) does not require grad")
     if retain_graph is None:
         retain_graph = create_graph
-    roots = [engine.root_gradient(t, g, create_graph, i) for i, (t, g) in enumerate(zip(outputs, grad_outputs))]
+    roots = [root_gradient(t, g, create_graph, i) for i, (t, g) in enumerate(zip(outputs, grad_outputs))]
     found = engine.run_backward(outputs, roots, retain_graph, create_graph, capture=inputs)
     result = []
     for i, (x, g) in enumerate(zip(inputs, found)):
@@ -47,3 +51,54 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         else:
             result.append(Tensor._wrap(g.astype(x.dtype, copy=True)))
     return tuple(result)
+
+
+def root_gradient(root, gradient, create_graph, position):
+    """The gradient to start from at ``root`` (given, or 1 for a one-element root), checked."""
+    if not root._requires_grad:
+        raise RuntimeError(
+            f"element {position} of tensors does not require grad and does not have a grad_fn "
+            "(nothing that produced it requires grad: create the inputs with requires_grad=True)"
+        )
+    if gradient is None:
+        if root.size != 1:
+            raise RuntimeError(
+                "grad can be implicitly created only for scalar outputs; this output has shape "
+                f"{root.shape}: pass gradient= (an array of that shape, the ∂L/∂output to start from)"
+            )
+        g = np.ones(root.shape, dtype=root.dtype)
+    else:
+        try:
+            g = gradient._data if isinstance(gradient, Tensor) else np.asarray(gradient)
+        except (ValueError, TypeError):  # ragged nesting
+            raise TypeError(f"gradient must be numbers, got a ragged {type(gradient).__name__}") from None
+        if g.dtype.kind not in "biuf":
+            raise TypeError(
+                f"gradient must be real numbers (∂L/∂output, shape {root.shape}), got "
+                f"{type(gradient).__name__} of dtype {g.dtype} ({describe(g)})"
+            )
+        if g.shape != root.shape:
+            raise RuntimeError(
+                f"Mismatch in shape: gradient has a shape of {g.shape} and output {position} "
+                f"has a shape of {root.shape}"
+            )
+        if g.dtype != root.dtype:
+            g = g.astype(root.dtype)
+    if create_graph:
+        return gradient if isinstance(gradient, Tensor) and gradient.dtype == root.dtype else Tensor._wrap(g)
+    return g
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
+    """Accumulate into ``.grad`` of every leaf the ``tensors`` depend on (PyTorch's ``torch.autograd.backward``)."""
+    tensors = list(tensors) if isinstance(tensors, (list, tuple)) else [tensors]
+    if grad_tensors is None:
+        grad_tensors = [None] * len(tensors)
+    elif not isinstance(grad_tensors, (list, tuple)):
+        grad_tensors = [grad_tensors]
+    if len(grad_tensors) != len(tensors):
+        raise ValueError(f"got {len(grad_tensors)} gradients for {len(tensors)} tensors")
+    if retain_graph is None:
+        retain_graph = create_graph
+    grads = [root_gradient(t, g, create_graph, i) for i, (t, g) in enumerate(zip(tensors, grad_tensors))]
+    engine.run_backward(tensors, grads, retain_graph, create_graph)

@@ -5,36 +5,28 @@ produced it (``grad_fn``); nothing points from an op to its output, so the
 graph has no reference cycles and is freed by reference counting as soon as the
 last tensor of it is dropped.
 
-Here: ``apply`` (run an op forward and record it), ``backward`` and the walk
-itself (``run_backward``). Around it: ``versions`` (version counters, creation
-order), ``history`` (in-place changes of tensors in the graph), ``released``
-(what a graph keeps after backward), ``errors`` (messages, and the checks of
-what rules return), ``ops`` (the rules).
+Here: ``apply`` (run an op forward and record it) and the backward walk
+(``run_backward``; its entry points ``backward`` and ``grad`` are in ``autograd``).
+Around it: ``versions``, ``history`` (in-place changes, the graph as ops saw it),
+``released``, ``accumulation`` (storing into ``.grad``), ``errors``, ``ops`` (the
+rules); docs/architecture.md tells the whole story.
 """
 
 import gc
-import sys
+import threading
 from heapq import heappop, heappush
 
 import numpy as np
 
-from . import anomaly
-from .errors import (
-    BACKWARD_TWICE,
-    FORWARD_ERRORS,
-    NOT_TWICE_DIFFERENTIABLE,
-    check_gradient,
-    check_kind,
-    describe,
-    forward_error,
-    gradient_count,
-)
+from . import anomaly, errors, hooks
+from .accumulation import STEALS, accumulate
+from .accumulation import unshared as is_unshared
 from .grad_mode import _local, _set_differentiating_rule, set_grad_enabled
-from .history import graph_inputs, inputs_for_backward
+from .history import graph_inputs, graph_nodes, inputs_for_backward
 from .ops import array_math
 from .released import FREE_FROM_BYTES, let_go_of_intermediates
 from .tensor import Tensor
-from .versions import UNCHANGED, bump_version, last_change, sequence
+from .versions import UNCHANGED, last_change, sequence
 
 _ndarray, _asarray, _wrap, _new = np.ndarray, np.asarray, Tensor._wrap, object.__new__
 
@@ -69,26 +61,19 @@ def apply(op_cls, *inputs, **params):
         out = op.forward(*arrays, **params)
         if type(out) is not _ndarray:
             out = _asarray(out)
-    except FORWARD_ERRORS as error:
-        raise forward_error(op, arrays, error) from error
+    except errors.FORWARD_ERRORS as error:
+        raise errors.forward_error(op, arrays, error) from error
     result = _wrap(out)
     state = _local.state
     if state.anomaly:
         anomaly.check_forward(op, arrays, out)
     if out.dtype.kind != "f":
-        check_kind(op, inputs, arrays, out, state.enabled)
+        errors.check_kind(op, inputs, arrays, out, state.enabled)
     elif state.enabled:
         needs = tuple([t._requires_grad for t in inputs])
         if True in needs:
-            _record(
-                op,
-                inputs,
-                _share(needs, _shared_needs),
-                _share(tuple([t._vc[0] for t in inputs]), _shared_versions),
-                arrays,
-                result,
-                state,
-            )
+            versions = _share(tuple([t._vc[0] for t in inputs]), _shared_versions)
+            _record(op, inputs, _share(needs, _shared_needs), versions, arrays, result, state)
     return result
 
 
@@ -100,14 +85,14 @@ def apply1(op_cls, x, **params):
         out = op.forward(a, **params)
         if type(out) is not _ndarray:
             out = _asarray(out)
-    except FORWARD_ERRORS as error:
-        raise forward_error(op, (a,), error) from error
+    except errors.FORWARD_ERRORS as error:
+        raise errors.forward_error(op, (a,), error) from error
     result = _wrap(out)
     state = _local.state
     if state.anomaly:
         anomaly.check_forward(op, (a,), out)
     if out.dtype.kind != "f":
-        check_kind(op, (x,), (a,), out, state.enabled)
+        errors.check_kind(op, (x,), (a,), out, state.enabled)
     elif x._requires_grad and state.enabled:
         version = x._vc[0]
         _record(op, (x,), _TRUE1, _ZERO1 if version == 0 else (version,), (a,), result, state)
@@ -122,8 +107,8 @@ def apply2(op_cls, x, y):
         out = op.forward(a, b)
         if type(out) is not _ndarray:
             out = _asarray(out)
-    except FORWARD_ERRORS as error:
-        raise forward_error(op, (a, b), error) from error
+    except errors.FORWARD_ERRORS as error:
+        raise errors.forward_error(op, (a, b), error) from error
     # Tensor._wrap(out), inlined: the arithmetic operators are the hottest path, and the call was 9% of
     # the instructions of an op of y = y * 1.0001 + 0.1 (callgrind)
     result = _new(Tensor)
@@ -135,7 +120,7 @@ def apply2(op_cls, x, y):
         anomaly.check_forward(op, (a, b), out)
     rx, ry = x._requires_grad, y._requires_grad
     if out.dtype.kind != "f":
-        check_kind(op, (x, y), (a, b), out, state.enabled)
+        errors.check_kind(op, (x, y), (a, b), out, state.enabled)
     elif (rx or ry) and state.enabled:  # _record, inlined
         vx, vy = x._vc[0], y._vc[0]
         op.inputs, op.needs_input_grad = (x, y), _NEEDS2[rx, ry]
@@ -175,38 +160,7 @@ def _record(op, inputs, needs, versions, arrays, result, state):
 # -- backward ---------------------------------------------------------------------------------------
 
 
-def graph_nodes(roots):
-    """Every recorded op the ``roots`` depend on, latest first.
-
-    Creation order is a topological order (an op can only read tensors that
-    already exist), so sorting by it replaces a depth-first search: no recursion,
-    whatever the depth.
-    """
-    stack = [r.grad_fn for r in roots if r.grad_fn is not None]
-    seen = set(stack)
-    nodes = []
-    while stack:
-        node = stack.pop()
-        nodes.append(node)
-        inputs = node.inputs
-        for t in inputs:
-            if t._history is not None:
-                inputs = graph_inputs(node)
-                break
-        for t in inputs:
-            up = t.grad_fn
-            if up is not None and up not in seen:
-                seen.add(up)
-                stack.append(up)
-    nodes.sort(key=_creation, reverse=True)
-    return nodes
-
-
-def _creation(node):
-    return node.seq
-
-
-def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
+def run_backward(roots, root_grads, retain_graph, create_graph, capture=None, since=0):
     """Propagate ``root_grads`` from ``roots`` down the graph by the chain rule (see ``_backward``).
 
     Backward makes no reference cycles, and the cyclic garbage collector, whenever the
@@ -216,31 +170,46 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _backward(roots, root_grads, retain_graph, create_graph, capture)
+        return _backward(roots, root_grads, retain_graph, create_graph, capture, since)
     finally:
         if collecting:
             gc.enable()
 
 
+_running = threading.local()  # .walks: the backward walks running in this thread, innermost last
+
+
+def current_walk():
+    """The innermost backward walk running in this thread (where the outputs of a multi-output
+    ``autodiff.Function`` leave their gradients for the Function's node, which runs after them)."""
+    return _running.walks[-1]
+
+
 class _Walk:
     """The state of one backward walk: pending gradients, and what the walk must store at its end."""
 
-    __slots__ = ("grads", "ready", "leaves", "keep", "targets", "wanted", "retained", "capture")
+    __slots__ = tuple("grads ready leaves keep targets wanted retained capture node_hooks leaf_hooks gathered".split())
 
-    def __init__(self, roots, root_grads, capture):
+    def __init__(self, roots, root_grads, capture, since=0):
         self.grads = {}  # op -> gradient of its output, summed over the paths seen so far
         self.ready = []  # heap of (−seq, op) for the ops whose output has received a gradient
         self.leaves = {}  # id(leaf) -> [leaf, gradient]
         self.keep = {}  # op -> tensors whose .grad (or captured gradient) is that op's output gradient
         self.retained = []  # (tensor, gradient) for tensors that retain_grad(): stored once nothing can fail
+        self.gathered = {}  # multi-output Function node -> {output index: gradient} (autodiff.function)
         self.capture, self.targets, self.wanted = capture, None, None
+        self.node_hooks = self.leaf_hooks = None
+        if hooks.registry:  # Tensor.register_hook: intermediates' hooks run where the gradient is kept
+            self.node_hooks, self.leaf_hooks = hooks.for_walk(since)
+            for node in self.node_hooks:
+                self.keep.setdefault(node, [])
         if capture is not None:  # only the part of the graph that leads to the captured tensors
             self.targets = {id(t) for t in capture}
             for t in capture:
                 if t.grad_fn is not None:
                     self.keep.setdefault(t.grad_fn, []).append(t)
             self.wanted = set()
-            for node in reversed(graph_nodes(roots)):  # inputs first: a node's inputs are decided before it
+            for node in reversed(graph_nodes(roots, since)):  # inputs first: a node's inputs are decided before it
                 if any(id(t) in self.targets or t.grad_fn in self.wanted for t in graph_inputs(node)):
                     self.wanted.add(node)
         for root, g in zip(roots, root_grads):
@@ -265,23 +234,35 @@ class _Walk:
     def finish(self, create_graph):
         """Store the gradients: into ``.grad`` of leaves and retained tensors, or returned for ``capture``."""
         leaves = self.leaves
+        if self.leaf_hooks:  # every hook runs before anything is stored: a failing one leaves .grad untouched
+            for key, (leaf, fns) in self.leaf_hooks.items():
+                entry = leaves.get(key)
+                if entry is not None and entry[0] is leaf:
+                    entry[1] = hooks.run(fns, entry[1], create_graph)
+            entry = None
         if self.capture is not None:
             return [leaves[id(t)][1] if id(t) in leaves else None for t in self.capture]
         for tensor, g in self.retained:
-            _accumulate(tensor, g, create_graph, False)
+            accumulate(tensor, g, create_graph, False)
         self.retained = tensor = g = None  # leaves may take their arrays as is: no other references
         for entry in leaves.values():
-            _accumulate(entry[0], entry[1], create_graph, STEALS and _unshared(entry))
+            unshared = STEALS and is_unshared(entry)  # before entry[1] is an argument: that is one more reference
+            accumulate(entry[0], entry[1], create_graph, unshared)
         return None
 
 
-def _backward(roots, root_grads, retain_graph, create_graph, capture=None):
+def _backward(roots, root_grads, retain_graph, create_graph, capture=None, since=0):
     """Propagate ``root_grads`` from ``roots`` down the graph by the chain rule.
 
     Without ``capture``, leaves (and tensors that ``retain_grad()``) accumulate
     into ``.grad``. With ``capture`` (a list of tensors), nothing's ``.grad`` is
     touched and the gradients of those tensors are returned (``None`` where no
-    path leads to them); only the part of the graph leading to them is walked.
+    path leads to them); only the part of the graph leading to them is walked
+    (and, with ``since``, only the ops created after the op numbered ``since``:
+    ``autodiff.checkpoint`` recomputes a segment and walks just that).
+
+    Hooks (``Tensor.register_hook``) run on an intermediate's gradient once it is
+    complete, when its op leaves the heap, and on a leaf's before it is stored.
 
     Gradients of intermediate tensors are kept per op (the op that produced the
     tensor), those of leaves per tensor. An op runs its rule once the gradient of
@@ -293,15 +274,21 @@ def _backward(roots, root_grads, retain_graph, create_graph, capture=None):
         from . import functions as xp
 
         array_type = Tensor
-    walk = _Walk(roots, root_grads, capture)
-    grads, ready, leaves, keep, wanted, targets = (
-        walk.grads,
-        walk.ready,
-        walk.leaves,
-        walk.keep,
-        walk.wanted,
-        walk.targets,
-    )
+    walk = _Walk(roots, root_grads, capture, since)
+    walks = getattr(_running, "walks", None)
+    if walks is None:
+        walks = _running.walks = []
+    walks.append(walk)
+    try:
+        return _walk(walk, retain_graph, create_graph, capture, xp, array_type)
+    finally:
+        walks.pop()
+
+
+def _walk(walk, retain_graph, create_graph, capture, xp, array_type):
+    """The loop of ``_backward``."""
+    grads, ready, leaves, keep = walk.grads, walk.ready, walk.leaves, walk.keep
+    wanted, targets = walk.wanted, walk.targets
     to_free = []
     anomalies = _local.state.anomaly
     with set_grad_enabled(create_graph):
@@ -309,6 +296,8 @@ def _backward(roots, root_grads, retain_graph, create_graph, capture=None):
             node = heappop(ready)[1]
             g = grads.pop(node)
             if keep and node in keep:
+                if walk.node_hooks and node in walk.node_hooks:
+                    g = hooks.run(walk.node_hooks[node], g, create_graph)
                 for t in keep[node]:
                     if capture is None:
                         walk.retained.append((t, g))
@@ -317,23 +306,21 @@ def _backward(roots, root_grads, retain_graph, create_graph, capture=None):
             if wanted is not None and node not in wanted:
                 continue
             if node.released:
-                raise RuntimeError(BACKWARD_TWICE.format(node=repr(node)[1:-1]))
+                raise RuntimeError(errors.BACKWARD_TWICE.format(node=repr(node)[1:-1]))
             inputs = node.inputs
             if node.seq < last_change[0]:  # something changed in place since this op was recorded
                 inputs = inputs_for_backward(node)
-            input_grads = (
-                _twice(node, xp, g, inputs)
-                if create_graph
-                else node.vjp(
-                    xp, g, *(node.saved if node.saves_inputs else (None,) * len(inputs)), out=node.saved_output
-                )
-            )
+            if create_graph:
+                input_grads = _twice(node, xp, g, inputs)
+            else:
+                xs = node.saved if node.saves_inputs else (None,) * len(inputs)
+                input_grads = node.vjp(xp, g, *xs, out=node.saved_output)
             if type(input_grads) is not tuple:
                 input_grads = (input_grads,)
             if anomalies:
                 anomaly.check_backward(node, g, input_grads)
             if len(input_grads) != len(inputs):
-                raise gradient_count(node, len(input_grads), len(inputs))
+                raise errors.gradient_count(node, len(input_grads), len(inputs))
             big_intermediate = False
             for x, gx in zip(inputs, input_grads):
                 if gx is None or not x._requires_grad:
@@ -383,7 +370,7 @@ def _conform(node, inputs, input_grads, x, gx, data, xp, array_type):
     """A rule's gradient for input ``x`` that is not an array of its shape and dtype: checked, summed
     back over broadcast axes (the one place that undoes broadcasting) and cast."""
     index = next(i for i, (t, g) in enumerate(zip(inputs, input_grads)) if t is x and g is gx)
-    gx = check_gradient(node, index, gx, data, array_type)
+    gx = errors.check_gradient(node, index, gx, data, array_type)
     if gx.shape != data.shape:
         gx = xp.sum_to(gx, data.shape)
     if gx.dtype != data.dtype:
@@ -394,7 +381,7 @@ def _conform(node, inputs, input_grads, x, gx, data, xp, array_type):
 def _twice(node, xp, g, inputs):
     """The rule of ``node`` run on Tensors, recorded, so the gradients can be differentiated again."""
     if not node.twice_differentiable:
-        raise NotImplementedError(NOT_TWICE_DIFFERENTIABLE.format(name=node.name, node=repr(node)[1:-1]))
+        raise NotImplementedError(errors.NOT_TWICE_DIFFERENTIABLE.format(name=node.name, node=repr(node)[1:-1]))
     xs = inputs if node.saves_inputs else (None,) * len(inputs)
     out = None
     if node.saves_output:  # a tensor standing for the op's output (ops don't point to their outputs: no cycles)
@@ -405,95 +392,3 @@ def _twice(node, xp, g, inputs):
         return node.vjp(xp, g, *xs, out=out)
     finally:
         _set_differentiating_rule(None)
-
-
-# -- storing gradients ----------------------------------------------------------------------------------
-# A leaf's gradient becomes its .grad without a copy when nothing else refers to the array (PyTorch's
-# AccumulateGrad steals it the same way). Whether something does is read off CPython's reference count,
-# which depends on the interpreter (3.14 borrows references on the stack): a self-test at import decides
-# whether stealing is safe here, and without it every gradient is copied.
-_getrefcount = sys.getrefcount
-_UNSHARED_REFS = _getrefcount([]) + 2  # the entry's list, the local variable and the call's argument
-
-
-def _unshared(entry):
-    """Whether ``entry[1]`` is an array that nothing but ``entry`` refers to."""
-    g = entry[1]
-    return type(g) is _ndarray and g.base is None and _getrefcount(g) <= _UNSHARED_REFS
-
-
-def _stealing_is_safe():
-    held = np.zeros(1)
-    return _unshared([None, np.zeros(1)]) and not _unshared([None, held]) and not _unshared([None, held[:]])
-
-
-STEALS = _stealing_is_safe()
-
-
-def _accumulate(tensor, g, create_graph, unshared):
-    """Add ``g`` into ``tensor.grad``; ``g`` becomes the grad without a copy only if ``unshared``."""
-    if create_graph:
-        tensor._grad = g if tensor._grad is None else tensor._grad + g
-    elif tensor._grad is None:
-        tensor._grad = _wrap(g if unshared else np.array(g, dtype=tensor.dtype))
-    else:
-        grad = tensor._grad
-        if grad._requires_grad or not grad._data.flags.writeable:
-            tensor._grad = _wrap(grad._data + g)
-        else:
-            grad._data += g
-            bump_version(grad)
-
-
-# -- the entry points ---------------------------------------------------------------------------------------
-
-
-def root_gradient(root, gradient, create_graph, position):
-    """The gradient to start from at ``root`` (given, or 1 for a one-element root), checked."""
-    if not root._requires_grad:
-        raise RuntimeError(
-            f"element {position} of tensors does not require grad and does not have a grad_fn "
-            "(nothing that produced it requires grad: create the inputs with requires_grad=True)"
-        )
-    if gradient is None:
-        if root.size != 1:
-            raise RuntimeError(
-                "grad can be implicitly created only for scalar outputs; this output has shape "
-                f"{root.shape}: pass gradient= (an array of that shape, the ∂L/∂output to start from)"
-            )
-        g = np.ones(root.shape, dtype=root.dtype)
-    else:
-        try:
-            g = gradient._data if isinstance(gradient, Tensor) else np.asarray(gradient)
-        except (ValueError, TypeError):  # ragged nesting
-            raise TypeError(f"gradient must be numbers, got a ragged {type(gradient).__name__}") from None
-        if g.dtype.kind not in "biuf":
-            raise TypeError(
-                f"gradient must be real numbers (∂L/∂output, shape {root.shape}), got "
-                f"{type(gradient).__name__} of dtype {g.dtype} ({describe(g)})"
-            )
-        if g.shape != root.shape:
-            raise RuntimeError(
-                f"Mismatch in shape: gradient has a shape of {g.shape} and output {position} "
-                f"has a shape of {root.shape}"
-            )
-        if g.dtype != root.dtype:
-            g = g.astype(root.dtype)
-    if create_graph:
-        return gradient if isinstance(gradient, Tensor) and gradient.dtype == root.dtype else _wrap(g)
-    return g
-
-
-def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
-    """Accumulate into ``.grad`` of every leaf the ``tensors`` depend on (PyTorch's ``torch.autograd.backward``)."""
-    tensors = list(tensors) if isinstance(tensors, (list, tuple)) else [tensors]
-    if grad_tensors is None:
-        grad_tensors = [None] * len(tensors)
-    elif not isinstance(grad_tensors, (list, tuple)):
-        grad_tensors = [grad_tensors]
-    if len(grad_tensors) != len(tensors):
-        raise ValueError(f"got {len(grad_tensors)} gradients for {len(tensors)} tensors")
-    if retain_graph is None:
-        retain_graph = create_graph
-    grads = [root_gradient(t, g, create_graph, i) for i, (t, g) in enumerate(zip(tensors, grad_tensors))]
-    run_backward(tensors, grads, retain_graph, create_graph)

@@ -142,3 +142,32 @@ def check_gradient(node, index, gx, like, tensor_type):
     if gx.shape != like.shape and not _summable(gx.shape, like.shape):
         raise _invalid(node, index, f"got {list(gx.shape)} but expected shape compatible with {list(like.shape)}")
     return gx
+
+
+# -- autodiff.Function (user-defined operations) -----------------------------------------------------
+
+ONCE_DIFFERENTIABLE = (
+    "trying to differentiate twice a function that was marked with @once_differentiable: "
+    "{name}.backward cannot be recorded for create_graph=True (double backward, gradgradcheck, hessian, "
+    "jvp, jacfwd). Write backward with autodiff operations on the Tensors it gets, and drop the decorator"
+)
+
+NON_TENSOR_GRADIENT = (
+    "Function {node} returned a gradient at index {index}, but argument {index} of forward is not a "
+    "Tensor ({kind}): return None for it"
+)
+
+NUMPY_UNDER_CREATE_GRAPH = (
+    "Function {node} returned a numpy array as the gradient at index {index} under create_graph=True: "
+    "its second derivatives would be silently lost. Compute backward with autodiff operations on the "
+    "Tensors it gets (grad_outputs, ctx.saved_tensors), or decorate it with @once_differentiable"
+)
+
+SAVE_FOR_BACKWARD = "save_for_backward can only save tensors (or None), but argument {index} is of type {kind}"
+
+SAVED_FREED = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after they "
+    "have already been freed): {node} was used by an earlier backward, which freed its saved tensors. "
+    "Specify retain_graph=True if you need to backward through the graph a second time or if you "
+    "need to access saved tensors after calling backward."
+)

@@ -1,4 +1,5 @@
-"""In-place operations on tensors in the graph: version checks and the history of replaced values.
+"""The graph as its ops saw it: in-place changes (version checks, the history of replaced values), and
+the ops a set of roots depends on.
 
 As in PyTorch, every recorded op remembers its inputs' versions, and backward refuses to use
 a saved array whose version changed since. When an in-place op is itself recorded
@@ -109,3 +110,34 @@ def inputs_for_backward(node):
     if node.saves_output and node._output_counter[0] != node.output_version:
         check_versions(node, inputs)
     return inputs
+
+
+def graph_nodes(roots, since=0):
+    """Every recorded op the ``roots`` depend on (created after the op numbered ``since``), latest first.
+
+    Creation order is a topological order (an op can only read tensors that
+    already exist), so sorting by it replaces a depth-first search: no recursion,
+    whatever the depth.
+    """
+    stack = [r.grad_fn for r in roots if r.grad_fn is not None and r.grad_fn.seq > since]
+    seen = set(stack)
+    nodes = []
+    while stack:
+        node = stack.pop()
+        nodes.append(node)
+        inputs = node.inputs
+        for t in inputs:
+            if t._history is not None:
+                inputs = graph_inputs(node)
+                break
+        for t in inputs:
+            up = t.grad_fn
+            if up is not None and up not in seen and up.seq > since:
+                seen.add(up)
+                stack.append(up)
+    nodes.sort(key=_creation, reverse=True)
+    return nodes
+
+
+def _creation(node):
+    return node.seq

@@ -7,9 +7,9 @@
 
 import numpy as np
 
-from . import functions, ops
+from . import functions, numpy_dispatch, ops
 from .engine import apply2
-from .functions import UFUNCS, operand
+from .functions import operand
 from .grad_mode import is_grad_enabled
 from .history import record_inplace
 from .tensor import Tensor, _raw, normalize_index
@@ -151,26 +151,10 @@ def _take_place_of(self, result):
     return self
 
 
-# -- numpy: ufuncs ------------------------------------------------------------------------------------
+# -- numpy: its functions and ufuncs on tensors (autodiff.numpy_dispatch) ------------------------------
 
-
-def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
-    """``np.exp(t)``, ``array * t``... dispatch to the differentiable op; other ufuncs refuse to drop gradients silently."""
-    if out is not None:
-        if all(isinstance(o, np.ndarray) for o in out):  # writing into a plain array: plain numpy
-            return getattr(ufunc, method)(*(_raw(i) for i in inputs), out=out, **kwargs)
-        return NotImplemented
-    fn = UFUNCS.get(ufunc) if method == "__call__" and not kwargs else None
-    if fn is not None:
-        return fn(*inputs)
-    if is_grad_enabled() and any(isinstance(i, Tensor) and i._requires_grad for i in inputs):
-        raise TypeError(
-            f"numpy.{ufunc.__name__} has no derivative rule in autodiff, so its result could not "
-            "carry gradients; use an autodiff function, or call .detach() first if you want a "
-            "constant"
-        )
-    result = getattr(ufunc, method)(*(_raw(i) for i in inputs), **kwargs)
-    return Tensor._wrap(result) if isinstance(result, np.ndarray) else result
+__array_function__ = numpy_dispatch.array_function
+__array_ufunc__ = numpy_dispatch.array_ufunc
 
 
 # -- methods ------------------------------------------------------------------------------------------
@@ -193,12 +177,22 @@ def clone(self):
     return functions.add(self, 0)
 
 
+def double(self):
+    """The tensor as float64 (PyTorch's ``double()``; differentiable)."""
+    return functions.astype(self, np.float64)
+
+
+def float(self):
+    """The tensor as float32 (PyTorch's ``float()``; differentiable)."""
+    return functions.astype(self, np.float32)
+
+
 T = property(functions.transpose, doc="The tensor with its axes reversed (differentiable).")
 
 OPERATORS = (
     "__add__ __radd__ __sub__ __rsub__ __mul__ __rmul__ __truediv__ __rtruediv__ __pow__ __rpow__ __matmul__ "
     "__rmatmul__ __neg__ __pos__ __abs__ __getitem__ __iadd__ __isub__ __imul__ __itruediv__ __ipow__ "
-    "__setitem__ __array_ufunc__ zero_ reshape transpose clone T"
+    "__setitem__ __array_ufunc__ __array_function__ zero_ reshape transpose clone double float T"
 ).split()
 
 for _name in functions.METHODS:

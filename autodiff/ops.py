@@ -237,6 +237,8 @@ array_math = SimpleNamespace(
     log=np.log,
     sin=np.sin,
     cos=np.cos,
+    sinh=np.sinh,
+    cosh=np.cosh,
     sign=np.sign,
     where=np.where,
     sigmoid=sigmoid,
@@ -246,6 +248,8 @@ array_math = SimpleNamespace(
     expand_dims=_expand_dims,
     squeeze=lambda x, axis=None: x.squeeze(axis),
     matmul=np.matmul,
+    einsum=np.einsum,
+    cumsum=np.cumsum,
     broadcast_to=_broadcast_to,
     sum_to=sum_to,
     scatter_add=scatter_add,
@@ -395,6 +399,44 @@ class Matmul(Op):
         return gx, gy
 
 
+class Einsum(Op):
+    """z = einsum("ij,jk->ik", x, y): products of the operands, summed over the letters the output lacks.
+
+    ∂L/∂xᵢ = einsum of g with the other operands, to xᵢ's letters; along a letter only xᵢ has (summed
+    away), every element gets the same gradient. Each operand's letters are distinct here:
+    ``autodiff.einsum`` takes the diagonals of repeated ones first.
+    """
+
+    __slots__ = ("operands", "output", "sizes")
+
+    name = "einsum"
+    function, method = "einsum", False
+
+    def forward(self, *xs, operands=(), output=""):
+        self.operands, self.output, self.sizes = operands, output, {}
+        for letters, x in zip(operands, xs):
+            for c, n in zip(letters, x.shape):
+                self.sizes[c] = max(n, self.sizes.get(c, 1))
+        return np.einsum(",".join(operands) + "->" + output, *xs)
+
+    def vjp(self, xp, g, *xs, out):
+        grads = []
+        for i, letters in enumerate(self.operands):
+            if not self.needs_input_grad[i]:
+                grads.append(None)
+                continue
+            others = [j for j in range(len(xs)) if j != i]
+            known = set(self.output).union(*(self.operands[j] for j in others))
+            kept = "".join(c for c in letters if c in known)
+            spec = ",".join([self.output] + [self.operands[j] for j in others]) + "->" + kept
+            gx = xp.einsum(spec, g, *(xs[j] for j in others))
+            if kept != letters:
+                gx = xp.reshape(gx, tuple(self.sizes[c] if c in known else 1 for c in letters))
+                gx = xp.broadcast_to(gx, tuple(self.sizes[c] for c in letters))
+            grads.append(gx)
+        return tuple(grads)
+
+
 class Linear(Op):
     """z = x Wᵀ + b: a layer of neurons (Nielsen's zˡ = wˡaˡ⁻¹ + bˡ, one sample per row of x).
 
@@ -530,6 +572,38 @@ class Cos(Op):
 
     def vjp(self, xp, g, x, out):
         return -g * xp.sin(x)
+
+
+class Sinh(Op):
+    """z = sinh x = (eˣ − e⁻ˣ) / 2.   ∂L/∂x = g ⊙ cosh x"""
+
+    __slots__ = ()
+
+    name = "sinh"
+    function, method = "sinh", True
+    ufunc = np.sinh
+
+    def forward(self, x):
+        return np.sinh(x)
+
+    def vjp(self, xp, g, x, out):
+        return g * xp.cosh(x)
+
+
+class Cosh(Op):
+    """z = cosh x = (eˣ + e⁻ˣ) / 2.   ∂L/∂x = g ⊙ sinh x"""
+
+    __slots__ = ()
+
+    name = "cosh"
+    function, method = "cosh", True
+    ufunc = np.cosh
+
+    def forward(self, x):
+        return np.cosh(x)
+
+    def vjp(self, xp, g, x, out):
+        return g * xp.sinh(x)
 
 
 class Tanh(Op):
@@ -747,6 +821,63 @@ class Min(Max):
     reduce = staticmethod(np.min)
     function, method = "min", True
     ufunc = None
+
+
+def _reduced_last(shape, axis):
+    """The permutation that moves the reduced ``axis`` (None: all) to the end, and how many axes that is."""
+    reduced = sorted(_axes(shape, axis)) if axis is not None else list(range(len(shape)))
+    return [i for i in range(len(shape)) if i not in reduced] + reduced, len(reduced)
+
+
+def _products_of_others(xp, x, axis):
+    """For each element xᵢ, the product of the other elements of its reduction Πⱼ≠ᵢ xⱼ (exact where x has zeros)."""
+    perm, k = _reduced_last(x.shape, axis)
+    moved = xp.transpose(x, tuple(perm))
+    kept = tuple(moved.shape[: moved.ndim - k])
+    n = math.prod(moved.shape[moved.ndim - k :])
+    flat = xp.reshape(moved, kept + (n,))
+    if type(x) is np.ndarray:  # exclusive running products from the left and from the right
+        ones = np.ones(kept + (min(n, 1),), dtype=x.dtype)
+        left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+        right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+        others = left * right
+    else:  # create_graph: the same numbers from recorded ops (row i: the elements with xᵢ replaced by 1)
+        square = xp.broadcast_to(xp.expand_dims(flat, -2), kept + (n, n))
+        others = xp.prod(xp.where(np.eye(n, dtype=bool), 1, square), axis=-1)
+    return xp.transpose(xp.reshape(others, moved.shape), tuple(np.argsort(perm)))
+
+
+class Prod(Op):
+    """z = Π x over ``axis``.   ∂L/∂xᵢ = g ⊙ Πⱼ≠ᵢ xⱼ (the product of the others, so exact where some x are 0)."""
+
+    __slots__ = ("axis", "keepdims", "input_shape")
+
+    name = "prod"
+    function, method = "prod", True
+
+    def forward(self, x, axis=None, keepdims=False):
+        self.axis, self.keepdims, self.input_shape = axis, keepdims, x.shape
+        return np.prod(x, axis=axis, keepdims=keepdims)
+
+    def vjp(self, xp, g, x, out):
+        return xp.reshape(g, _kept_shape(self.input_shape, self.axis)) * _products_of_others(xp, x, self.axis)
+
+
+class Cumsum(Op):
+    """zᵢ = Σⱼ≤ᵢ xⱼ along ``axis``.   ∂L/∂xᵢ = Σⱼ≥ᵢ gⱼ: the running sums of g taken from the other end."""
+
+    __slots__ = ("axis",)
+
+    name, saves_inputs = "cumsum", False
+    function, method = "cumsum", True
+
+    def forward(self, x, axis=0):
+        self.axis = axis
+        return np.cumsum(x, axis=axis)
+
+    def vjp(self, xp, g, x, out):
+        backwards = (slice(None),) * (self.axis % g.ndim) + (slice(None, None, -1),)
+        return xp.cumsum(g[backwards], axis=self.axis)[backwards]
 
 
 class LogSumExp(Op):

@@ -1,11 +1,12 @@
 """The Tensor: a numpy array that remembers the operation that produced it."""
 
+import math
 import warnings
 
 import numpy as np
 
 from .errors import NUMERIC_KINDS, describe
-from .grad_mode import differentiating_rule
+from .grad_mode import differentiating_rule, is_grad_enabled
 from .versions import UNCHANGED, bump_version, version_counter
 
 _new = object.__new__
@@ -15,6 +16,46 @@ NON_LEAF_GRAD = (
     "attribute won't be populated during backward(). If you indeed want the gradient for a "
     "non-leaf Tensor, call .retain_grad() on it before backward."
 )
+
+NO_ARRAY_OF_GRAD = (
+    "Can't convert a Tensor that requires grad to a numpy array: the array could not carry its "
+    "gradient, which would be lost without a word. Use tensor.detach() for its values (np.asarray("
+    "t.detach())), autodiff's functions (or numpy's that dispatch to them) to compute with it, or "
+    "autodiff.no_grad() when no gradient is wanted; to join tensors into one, use autodiff.stack."
+)
+
+
+class _Size(int):
+    """``Tensor.size``: numpy's number of elements, an int; called, PyTorch's ``size()`` (the shape, a tuple)
+    and ``size(dim)`` (the length of one axis)."""
+
+    def __new__(cls, shape):
+        size = super().__new__(cls, math.prod(shape))
+        size._shape = shape
+        return size
+
+    def __call__(self, dim=None):
+        if dim is None:
+            return self._shape
+        try:
+            return self._shape[dim]
+        except (IndexError, TypeError):
+            raise IndexError(f"size(dim): dim {dim!r} is out of range for a tensor of shape {self._shape}") from None
+
+    def __reduce__(self):  # pickled and copied as the plain int
+        return int, (int(self),)
+
+
+_SIZES = {}  # shape -> _Size: a program uses few shapes
+
+
+def _size_of(shape):
+    size = _SIZES.get(shape)
+    if size is None:
+        if len(_SIZES) >= 1024:
+            _SIZES.clear()
+        size = _SIZES[shape] = _Size(shape)
+    return size
 
 
 def _raw(value):
@@ -231,7 +272,7 @@ class Tensor:
         backward (default: ``create_graph``); ``create_graph`` records the backward
         pass so the gradients can be differentiated again.
         """
-        from .engine import backward  # the engine builds on this module
+        from .autograd import backward  # the engine builds on this module
 
         backward([self], None if gradient is None else [gradient], retain_graph=retain_graph, create_graph=create_graph)
 
@@ -245,28 +286,48 @@ class Tensor:
     shape = property(lambda self: self._data.shape, doc="Tuple of axis lengths.")
     ndim = property(lambda self: self._data.ndim, doc="Number of axes.")
     dtype = property(lambda self: self._data.dtype, doc="numpy dtype of the data.")
-    size = property(lambda self: self._data.size, doc="Number of elements.")
+
+    @property
+    def size(self):
+        """Number of elements, as numpy's ``a.size``; called, PyTorch's ``size()`` (the shape) and ``size(dim)``."""
+        return _size_of(self._data.shape)
+
+    def numel(self):
+        """Number of elements (PyTorch's name for ``size``)."""
+        return self._data.size
 
     def item(self):
         """The value of a one-element tensor as a Python number."""
         return self._data.item()
 
     def numpy(self):
-        """The numpy array (shared, not a copy)."""
+        """The numpy array (shared, not a copy). Refused, as in PyTorch, for a tensor that requires grad while
+        gradients are recorded: ``detach().numpy()`` says the gradient is not wanted."""
+        if self._requires_grad and is_grad_enabled():
+            raise RuntimeError(
+                "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead "
+                "(or call it under autodiff.no_grad())."
+            )
         return self._data
 
     def tolist(self):
+        """The values as nested Python lists of numbers (a number for a 0-d tensor)."""
         return self._data.tolist()
 
     def __array__(self, dtype=None, copy=None):
-        rule = differentiating_rule()
-        if rule is not None and self._requires_grad:
-            raise RuntimeError(
-                f"second derivatives of {rule.name} are not implemented: its derivative rule turned a "
-                "Tensor into a numpy array under create_graph=True, which would silently drop the "
-                "second-order terms. Write the rule with xp functions and operators, or set "
-                "twice_differentiable = False on the op."
-            )
+        """What ``np.asarray(t)`` and libraries that convert (matplotlib, scipy) get: the data. Refused for a
+        tensor that requires grad while gradients are recorded, because the array cannot carry its gradient."""
+        if self._requires_grad:
+            rule = differentiating_rule()
+            if rule is not None:
+                raise RuntimeError(
+                    f"second derivatives of {rule.name} are not implemented: its derivative rule turned a "
+                    "Tensor into a numpy array under create_graph=True, which would silently drop the "
+                    "second-order terms. Write the rule with xp functions and operators, or set "
+                    "twice_differentiable = False on the op."
+                )
+            if is_grad_enabled():
+                raise RuntimeError(NO_ARRAY_OF_GRAD)
         if copy:
             return np.array(self._data, dtype=dtype, copy=True)
         return self._data if dtype is None else self._data.astype(dtype, copy=False)

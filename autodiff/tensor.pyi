@@ -47,10 +47,18 @@ class Tensor:
 
     def __add__(self, other: Any) -> Tensor: ...
 
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray: ...
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        """What ``np.asarray(t)`` and libraries that convert (matplotlib, scipy) get: the data. Refused for a
+        tensor that requires grad while gradients are recorded, because the array cannot carry its gradient.
+        """
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        """``Tensor.__array_function__``: numpy's function ``func`` called with tensors among ``args``/``kwargs``."""
 
     def __array_ufunc__(self, ufunc: Any, method: Any, *inputs: Any, out: Any = None, **kwargs: Any) -> Any:
-        """``np.exp(t)``, ``array * t``... dispatch to the differentiable op; other ufuncs refuse to drop gradients silently."""
+        """``Tensor.__array_ufunc__``: ``np.exp(t)``, ``array * t``, ``np.add.reduce(t)``... dispatch to the
+        differentiable op; ufuncs without a rule refuse to drop gradients silently.
+        """
 
     def __bool__(self) -> bool: ...
 
@@ -133,10 +141,10 @@ class Tensor:
     def abs(self) -> Tensor:
         """z = |x|.   ∂L/∂x = g ⊙ sign x  (abs'(0) = 0)"""
 
-    def argmax(self, axis: Any = None, keepdims: Any = False) -> Tensor:
+    def argmax(self, axis: Any = None, keepdims: Any = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:
         """Index of the maximum (an integer tensor, outside the graph)."""
 
-    def argmin(self, axis: Any = None, keepdims: Any = False) -> Tensor:
+    def argmin(self, axis: Any = None, keepdims: Any = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:
         """Index of the minimum (an integer tensor, outside the graph)."""
 
     def astype(self, dtype: Any) -> Tensor:
@@ -163,6 +171,12 @@ class Tensor:
     def cos(self) -> Tensor:
         """z = cos x.   ∂L/∂x = −g ⊙ sin x"""
 
+    def cosh(self) -> Tensor:
+        """z = cosh x = (eˣ + e⁻ˣ) / 2.   ∂L/∂x = g ⊙ sinh x"""
+
+    def cumsum(self, axis: Any = None, *, dim: Any = None) -> Tensor:
+        """Running sums along ``axis`` (numpy's default None: of the flattened tensor)."""
+
     @property
     def data(self) -> Any:
         """The numpy array. Writing into it directly is invisible to autodiff, like PyTorch's ``.data``."""
@@ -171,6 +185,22 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """The same data (shared, as in PyTorch) outside the graph: no history, no grad."""
+
+    def diagonal(self, offset: Any = 0, axis1: Any = 0, axis2: Any = 1) -> Tensor:
+        """The diagonal xᵢ,ᵢ₊ₒ of the axes ``axis1`` and ``axis2`` (offset o), as the last axis (numpy's and PyTorch's
+        layout); a copy, where numpy gives a read-only view.
+        """
+
+    def diff(self, n: Any = 1, axis: Any = -1, prepend: Any = None, append: Any = None) -> Tensor:
+        """The n-th differences x[i+1] − x[i] along ``axis``, after joining ``prepend`` and ``append`` to x there."""
+
+    def dot(self, b: Any) -> Tensor:
+        """numpy's dot: a·b of vectors, the matrix product of matrices, a * b when either is a number, and for n-d
+        operands a sum over the last axis of a and the second-to-last of b (PyTorch's ``dot`` takes only vectors).
+        """
+
+    def double(self) -> Tensor:
+        """The tensor as float64 (PyTorch's ``double()``; differentiable)."""
 
     @property
     def dtype(self) -> Any:
@@ -182,14 +212,26 @@ class Tensor:
     def expand_dims(self, axis: Any) -> Tensor:
         """x with new length-1 axes inserted at ``axis``."""
 
+    def fill_(self, value: Any) -> Tensor:
+        """Fill with ``value`` in place and return self."""
+
     def flatten(self) -> Tensor:
         """x as a 1-d tensor."""
+
+    def flip(self, axis: Any = None) -> Tensor:
+        """x with the order of its elements reversed along ``axis`` (None: every axis)."""
+
+    def float(self) -> Tensor:
+        """The tensor as float32 (PyTorch's ``float()``; differentiable)."""
 
     @property
     def grad(self) -> Any:
         """∂L/∂self after ``L.backward()``: a Tensor, or None. Kept for leaves and for tensors that ``retain_grad()``."""
     @grad.setter
     def grad(self, value: Any) -> None: ...
+
+    def inner(self, b: Any) -> Tensor:
+        """Σₖ a[..., k] b[..., k]: the products summed over the last axis of each (a * b when either is a number)."""
 
     @property
     def is_leaf(self) -> Any:
@@ -201,16 +243,25 @@ class Tensor:
     def log(self) -> Tensor:
         """z = ln x.   ∂L/∂x = g / x"""
 
+    def log10(self) -> Tensor:
+        """log₁₀ x = ln x / ln 10."""
+
     def log1p(self) -> Tensor:
         """z = ln(1 + x), accurate for tiny x.   ∂L/∂x = g / (1 + x)"""
 
-    def log_softmax(self, axis: Any = -1) -> Tensor:
+    def log2(self) -> Tensor:
+        """log₂ x = ln x / ln 2."""
+
+    def log_softmax(self, axis: Any = -1, *, dim: Any = None) -> Tensor:
         """xᵢ − ln Σⱼ e^xⱼ along ``axis`` (default: the last), stable for large inputs."""
 
-    def logsumexp(self, axis: Any = None, keepdims: Any = False) -> Tensor:
+    def logaddexp(self, y: Any) -> Tensor:
+        """ln(eˣ + eʸ) = max(x, y) + ln(1 + e^−|x−y|), without overflow. ∂/∂x = σ(x − y)."""
+
+    def logsumexp(self, axis: Any = None, keepdims: Any = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:
         """ln Σ eˣ over ``axis``, stable for large and small inputs."""
 
-    def matmul(self, y: Any) -> Tensor:
+    def matmul(self, other: Any) -> Tensor:
         """z = x @ y with numpy's rules for 1-d and stacked operands.
 
         ∂L/∂x = g @ yᵀ,  ∂L/∂y = xᵀ @ g  (a 1-d operand is promoted to a matrix for
@@ -218,30 +269,79 @@ class Tensor:
         back by the engine).
         """
 
-    def max(self, axis: Any = None, keepdims: Any = False) -> Tensor:
-        """Maximum over ``axis``; tied maxima share the gradient evenly."""
+    def max(self, axis: Any = None, keepdims: Any = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:
+        """Maximum over ``axis``; tied maxima share the gradient evenly.
 
-    def maximum(self, y: Any) -> Tensor:
+        With PyTorch's ``dim=`` the result is PyTorch's pair ``(values, indices)``.
+        """
+
+    def maximum(self, other: Any) -> Tensor:
         """z = max(x, y) elementwise.   g goes to the larger input; at ties each gets g/2."""
 
-    def mean(self, axis: Any = None, keepdims: Any = False) -> Tensor:
+    def mean(self, axis: Any = None, keepdims: Any = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:
         """Mean over ``axis`` (nan for nothing, as numpy)."""
 
-    def min(self, axis: Any = None, keepdims: Any = False) -> Tensor:
-        """Minimum over ``axis``; tied minima share the gradient evenly."""
+    def min(self, axis: Any = None, keepdims: Any = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:
+        """Minimum over ``axis``; tied minima share the gradient evenly.
 
-    def minimum(self, y: Any) -> Tensor:
+        With PyTorch's ``dim=`` the result is PyTorch's pair ``(values, indices)``.
+        """
+
+    def minimum(self, other: Any) -> Tensor:
         """z = min(x, y) elementwise.   g goes to the smaller input; at ties each gets g/2."""
+
+    def moveaxis(self, source: Any, destination: Any) -> Tensor:
+        """x with the axes ``source`` moved to the positions ``destination`` (the others keep their order)."""
 
     @property
     def ndim(self) -> Any:
         """Number of axes."""
 
-    def numpy(self) -> np.ndarray:
-        """The numpy array (shared, not a copy)."""
+    def norm(self, ord: Any = None, axis: Any = None, keepdims: Any = False, *, p: Any = None, dim: Any = None, keepdim: Any = None) -> Tensor:
+        """The norm of x: numpy's ``ord``/``axis`` (``np.linalg.norm``) or PyTorch's ``p``/``dim`` (``torch.norm``).
 
-    def pow(self, y: Any) -> Tensor:
+        Vector norms ‖x‖ₚ = (Σ|xᵢ|ᵖ)^(1/p) (p = 2 by default; ∞: max |xᵢ|, −∞: min |xᵢ|, 0: the count of nonzeros);
+        matrix norms (``axis`` a pair): "fro" (default), 1 / −1 (largest / smallest column sum of |x|), ∞ / −∞ (row
+        sums). With PyTorch's ``p=`` or ``dim=`` every norm is a vector norm over ``dim`` (all elements if None), as
+        torch.norm computes it. A number ``ord`` for a tensor of two or more axes without ``axis`` is refused: numpy
+        reads it as a matrix norm and PyTorch as a vector norm of all the elements. The gradient at x = 0 is 0.
+        """
+
+    def normal_(self, mean: Any = 0.0, std: Any = 1.0, *, rng: Any = None) -> Tensor:
+        """Fill with samples of N(mean, std²) in place and return self (the values ``nn.init.normal_`` draws)."""
+
+    def numel(self) -> int:
+        """Number of elements (PyTorch's name for ``size``)."""
+
+    def numpy(self) -> np.ndarray:
+        """The numpy array (shared, not a copy). Refused, as in PyTorch, for a tensor that requires grad while
+        gradients are recorded: ``detach().numpy()`` says the gradient is not wanted.
+        """
+
+    def outer(self, b: Any) -> Tensor:
+        """zᵢⱼ = aᵢ bⱼ of the flattened a and b."""
+
+    def pow(self, other: Any) -> Tensor:
         """z = xʸ.   ∂L/∂x = g ⊙ y xʸ⁻¹,  ∂L/∂y = g ⊙ z ln x  (taken as 0 where x = 0, as PyTorch does)"""
+
+    def prod(self, axis: Any = None, keepdims: Any = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:
+        """Product over ``axis``; its gradient is exact where elements are 0."""
+
+    def reciprocal(self) -> Tensor:
+        """1 / x."""
+
+    def register_hook(self, hook: Any) -> Any:
+        """Call ``hook(grad)`` with ∂L/∂self during every backward pass that reaches this tensor.
+
+        ``hook`` returns None (the gradient flows on unchanged) or a replacement: a Tensor (or
+        array) of this tensor's shape. On a leaf the hook runs before the gradient is added into
+        ``.grad``; on an intermediate before the gradient flows on to what produced it, so a
+        replacement changes every gradient downstream. The grad a hook gets is read-only (return
+        a new tensor instead of changing it in place). Returns a handle: ``handle.remove()``.
+
+        >>> h = x * 2
+        >>> handle = h.register_hook(lambda g: g.clip(-1, 1))   # clip the gradient in flight
+        """
 
     def relu(self) -> Tensor:
         """z = max(x, 0).   ∂L/∂x = g ⊙ [x > 0]  (relu'(0) = 0)"""
@@ -271,11 +371,14 @@ class Tensor:
     def sin(self) -> Tensor:
         """z = sin x.   ∂L/∂x = g ⊙ cos x"""
 
+    def sinh(self) -> Tensor:
+        """z = sinh x = (eˣ − e⁻ˣ) / 2.   ∂L/∂x = g ⊙ cosh x"""
+
     @property
     def size(self) -> Any:
-        """Number of elements."""
+        """Number of elements, as numpy's ``a.size``; called, PyTorch's ``size()`` (the shape) and ``size(dim)``."""
 
-    def softmax(self, axis: Any = -1) -> Tensor:
+    def softmax(self, axis: Any = -1, *, dim: Any = None) -> Tensor:
         """e^xᵢ / Σⱼ e^xⱼ along ``axis`` (default: the last), stable for large inputs."""
 
     def softplus(self) -> Tensor:
@@ -284,10 +387,16 @@ class Tensor:
     def sqrt(self) -> Tensor:
         """z = √x.   ∂L/∂x = g / (2z)"""
 
-    def squeeze(self, axis: Any = None) -> Tensor:
+    def square(self) -> Tensor:
+        """x² = x ⊙ x."""
+
+    def squeeze(self, axis: Any = None, *, dim: Any = None) -> Tensor:
         """x without its length-1 axes (or only those in ``axis``)."""
 
-    def sum(self, axis: Any = None, keepdims: Any = False) -> Tensor:
+    def std(self, axis: Any = None, ddof: Any = None, keepdims: Any = False, *, dim: Any = None, keepdim: Any = None, correction: Any = None, unbiased: Any = None) -> Tensor:
+        """Standard deviation √var over ``axis`` (ddof as in ``var``: numpy's default 0, PyTorch's 1)."""
+
+    def sum(self, axis: Any = None, keepdims: Any = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:
         """Sum over ``axis`` (int, tuple or None for all)."""
 
     def sum_to(self, shape: Any) -> Tensor:
@@ -296,16 +405,33 @@ class Tensor:
     def swapaxes(self, axis1: Any, axis2: Any) -> Tensor:
         """x with two axes exchanged."""
 
+    def t(self) -> Tensor:
+        """The transpose of a matrix; a vector or a number as it is (PyTorch's ``t``)."""
+
     def tanh(self) -> Tensor:
         """z = tanh x.   ∂L/∂x = g ⊙ (1 − z²)"""
 
-    def tolist(self) -> Any: ...
+    def tolist(self) -> Any:
+        """The values as nested Python lists of numbers (a number for a 0-d tensor)."""
+
+    def trace(self, offset: Any = 0, axis1: Any = 0, axis2: Any = 1) -> Tensor:
+        """The sum of the diagonal (of ``axis1`` and ``axis2``, shifted by ``offset``)."""
 
     def transpose(self, *axes: Any) -> Tensor:
         """x.transpose(), x.transpose(1, 0) or x.transpose((1, 0)): x with its axes permuted."""
 
-    def var(self, axis: Any = None, ddof: Any = 0, keepdims: Any = False) -> Tensor:
-        """Variance over ``axis``: Σ(x − mean)² / (n − ddof). numpy's default ddof=0 (PyTorch's is 1)."""
+    def uniform_(self, a: Any = 0.0, b: Any = 1.0, *, rng: Any = None) -> Tensor:
+        """Fill with samples of U(a, b) in place and return self (PyTorch's ``from``/``to``, named as ``nn.init.uniform_``)."""
+
+    def unsqueeze(self, dim: Any) -> Tensor:
+        """x with a new length-1 axis at ``dim`` (PyTorch's name for ``expand_dims`` with one axis)."""
+
+    def var(self, axis: Any = None, ddof: Any = None, keepdims: Any = False, *, dim: Any = None, keepdim: Any = None, correction: Any = None, unbiased: Any = None) -> Tensor:
+        """Variance over ``axis``: Σ(x − mean)² / (n − ddof), numpy's default ddof=0 (PyTorch's is 1).
+
+        ``correction`` (numpy 2's and PyTorch's name) is ddof, ``unbiased=True`` is ddof=1. With PyTorch's
+        ``dim=`` one of them must be given: a ported ``x.var(dim=0)`` would otherwise divide by n, not n − 1.
+        """
 
     def zero_(self) -> Tensor:
         """Fill with zeros in place (e.g. ``w.grad.zero_()``) and return self."""

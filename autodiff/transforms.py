@@ -1,4 +1,5 @@
-"""Function transforms in the style of HIPS autograd and JAX: ``grad``, ``value_and_grad``, ``jacobian``, ``hessian``, ``hvp``.
+"""Function transforms in the style of HIPS autograd and JAX: ``grad``, ``value_and_grad``, ``elementwise_grad``,
+``jacobian``, ``hessian``, ``hvp``.
 
 They are thin layers over :func:`autodiff.autograd.grad`. Transforms nest
 (``grad(grad(f))``) because an argument that already requires grad -- as it does
@@ -15,7 +16,7 @@ from .functions import stack
 from .grad_mode import is_grad_enabled
 from .tensor import Tensor
 
-__all__ = ["grad", "value_and_grad", "jacobian", "hessian", "hvp"]
+__all__ = ["grad", "value_and_grad", "elementwise_grad", "jacobian", "hessian", "hvp"]
 
 
 def _variable(x):
@@ -105,6 +106,26 @@ def grad(f, argnums=0):
 
     grad_f.__name__ = f"grad({getattr(f, '__name__', 'f')})"
     return grad_f
+
+
+def elementwise_grad(f, argnums=0):
+    """A function computing ∂(Σᵢ f(x)ᵢ)/∂x, of x's shape (HIPS autograd's name).
+
+    For an ``f`` applied elementwise that is f′ at every element: one backward pass instead of
+    the Jacobian's one per element. (For any other ``f`` it is 1ᵀJ, the column sums of the
+    Jacobian.) It nests like ``grad``::
+
+        d4 = elementwise_grad(elementwise_grad(elementwise_grad(elementwise_grad(autodiff.tanh))))
+    """
+
+    def summed(*args, **kwargs):
+        out = f(*args, **kwargs)
+        return (out if isinstance(out, Tensor) else Tensor(out)).sum()
+
+    summed.__name__ = getattr(f, "__name__", "f")
+    egrad = grad(summed, argnums)
+    egrad.__name__ = f"elementwise_grad({summed.__name__})"
+    return egrad
 
 
 def _jacobian_rows(outputs, inputs, create_graph):

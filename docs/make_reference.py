@@ -88,6 +88,9 @@ _RETURNS = {
     "__setitem__": "None",
     "__init__": "None",
     "retain_grad": "Tensor",
+    "register_hook": "Any",
+    "numel": "int",
+    "__array_function__": "Any",
     "argmax": "Tensor",
     "argmin": "Tensor",
 }

@@ -3,9 +3,9 @@
 Where things live: ``module`` (Module, Parameter, ModuleList, Sequential),
 ``layers`` (Linear, activations, Flatten, MLP), ``init`` (initialisation),
 ``functional`` (losses, penalties, activations), ``losses`` (loss modules),
-``optim`` (SGD, Adam, AdamW), ``data`` (minibatches), ``train`` (fit, evaluate),
+``optim`` (SGD, Adam, AdamW), ``data`` (TensorDataset, DataLoader, minibatches), ``train`` (fit, evaluate),
 ``serialization`` (save, load: .npz or .safetensors), ``interop`` (to_torch,
-from_torch, export_onnx), ``rng`` (the global generator). The digits example is
+from_torch, export_onnx), ``rng`` (the shared generator of ``autodiff.random``). The digits example is
 ``examples/digits.py``.
 """
 

@@ -7,6 +7,7 @@ path from the outermost module holding it, so graph drawings label it the way
 ``named_parameters()`` does.
 """
 
+import itertools
 import threading
 import weakref
 from collections import namedtuple
@@ -15,6 +16,7 @@ from collections.abc import Mapping
 import numpy as np
 
 import autodiff as ad
+from autodiff.hooks import RemovableHandle
 
 
 class Parameter(ad.Tensor):
@@ -31,6 +33,7 @@ IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_k
 
 _calls = threading.local()  # {id(module): dotted name} while a root module's forward runs
 _structure = [0]  # bumped whenever any module gains or loses a sub-module: invalidates cached names
+_hook_ids = itertools.count()
 
 
 class Module:
@@ -209,7 +212,8 @@ class Module:
         """Run ``forward`` inside ``autodiff.scope(<name>)`` so drawings can group this call's ops.
 
         The outermost module called is named by its class ("MLP"); modules called
-        inside it by their dotted path from it ("layers.0").
+        inside it by their dotted path from it ("layers.0"). Forward pre-hooks and hooks
+        run inside the same block, around ``forward``.
         """
         names = getattr(_calls, "names", None)
         if names is None:
@@ -220,11 +224,52 @@ class Module:
             _calls.names = cached[1]
             try:
                 with ad.scope(type(self).__name__):
-                    return self.forward(*args, **kwargs)
+                    if self._forward_hooks is None:
+                        return self.forward(*args, **kwargs)
+                    return self._hooked_forward(args, kwargs)
             finally:
                 _calls.names = None
         with ad.scope(names.get(id(self)) or type(self).__name__):
-            return self.forward(*args, **kwargs)
+            if self._forward_hooks is None:
+                return self.forward(*args, **kwargs)
+            return self._hooked_forward(args, kwargs)
+
+    # -- hooks -------------------------------------------------------------------------
+    _forward_hooks = None  # (pre-hooks, hooks): two dicts {handle id: hook}, made by the first registration
+
+    def register_forward_pre_hook(self, hook):
+        """Call ``hook(module, args)`` before every ``forward``; a returned value replaces the
+        positional arguments (a tuple, or one value). Returns a handle: ``handle.remove()``."""
+        return self._register_hook(0, hook)
+
+    def register_forward_hook(self, hook):
+        """Call ``hook(module, args, output)`` after every ``forward``, e.g. to keep activations; a
+        returned value replaces the output. Returns a handle: ``handle.remove()``."""
+        return self._register_hook(1, hook)
+
+    def _register_hook(self, kind, hook):
+        if not callable(hook):
+            raise TypeError(f"a forward hook must be callable, got {type(hook).__name__}")
+        if self._forward_hooks is None:
+            object.__setattr__(self, "_forward_hooks", ({}, {}))
+        hooks = self._forward_hooks[kind]
+        key = next(_hook_ids)
+        hooks[key] = hook
+        return RemovableHandle(hooks, key)
+
+    def _hooked_forward(self, args, kwargs):
+        """``forward`` with the pre-hooks before it and the hooks after it, in registration order."""
+        pre, post = self._forward_hooks
+        for hook in list(pre.values()):
+            result = hook(self, args)
+            if result is not None:
+                args = result if isinstance(result, tuple) else (result,)
+        output = self.forward(*args, **kwargs)
+        for hook in list(post.values()):
+            result = hook(self, args, output)
+            if result is not None:
+                output = result
+        return output
 
     # -- saving ------------------------------------------------------------------------
     def state_dict(self):

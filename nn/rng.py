@@ -1,17 +1,6 @@
-"""The package's random generator: what initialisation and shuffling draw from unless given ``rng=``."""
+"""The package's random generator: autodiff's shared one (``autodiff.random``), so ``nn.manual_seed`` and
+``autodiff.manual_seed`` are one function and reseed initialisation, shuffling and ``autodiff.randn`` alike."""
 
-import numpy as np
+from autodiff.random import generator, manual_seed
 
-_global = np.random.default_rng()
-
-
-def manual_seed(seed):
-    """Reseed the global generator, so initialisation and shuffling repeat exactly (PyTorch's ``torch.manual_seed``)."""
-    global _global
-    _global = np.random.default_rng(seed)
-    return _global
-
-
-def generator(rng=None):
-    """``rng`` as a ``numpy.random.Generator``: the global one for None, a new one for a seed, itself for a Generator."""
-    return _global if rng is None else np.random.default_rng(rng)
+__all__ = ["generator", "manual_seed"]

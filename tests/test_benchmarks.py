@@ -15,7 +15,19 @@ if str(ROOT) not in sys.path:  # benchmarks/ is not an installed package
 
 from benchmarks import run  # noqa: E402
 from benchmarks.environment import available  # noqa: E402
-from benchmarks.workloads import WORKLOADS, mlp, mlp_mnist, mlp_small  # noqa: E402
+from benchmarks.timing import run_child  # noqa: E402
+from benchmarks.workloads import (  # noqa: E402
+    WORKLOADS,
+    micrograd_demo,
+    mlp,
+    mlp_l2_penalty,
+    mlp_mnist,
+    mlp_penalty,
+    mlp_raw,
+    mlp_small,
+    mlp_small_penalty,
+    textbook,
+)
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +69,8 @@ def test_smoke_json_structure(smoke):
             assert 0 < value <= 1
         elif "cyclic gc" in r["metric"]:
             assert value >= 0 and math.isfinite(value)
+        elif r["workload"] == "micrograd-demo" and not available("micrograd"):
+            assert value == "needs micrograd (not installed)"
         else:
             assert _positive(value), (r["workload"], r["metric"], value)
         for samples in r["samples"].values():
@@ -103,7 +117,9 @@ def test_unknown_workload_is_refused():
         run.parse_args(["no-such-workload"])
 
 
-@pytest.mark.parametrize("workload", [mlp_small, mlp_mnist], ids=lambda m: m.NAME)
+@pytest.mark.parametrize(
+    "workload", [mlp_small, mlp_mnist, mlp_raw, mlp_penalty, mlp_l2_penalty, mlp_small_penalty], ids=lambda m: m.NAME
+)
 def test_peers_compute_the_same_losses(workload):
     """Each installed peer's first two losses (before and after one SGD step) match autodiff's."""
     problem = workload.problem(smoke=True)
@@ -113,3 +129,48 @@ def test_peers_compute_the_same_losses(workload):
     checks = mlp.check_losses(steps)
     bad = {name: c["losses"] for name, c in checks.items() if not c["ok"]}
     assert not bad, f"losses differ from autodiff's {checks['autodiff']['losses']}: {bad}"
+
+
+def test_smoke_checks_pass(smoke):
+    """Every check a workload made in the smoke run (losses, gradients, results equal to numpy's) passed."""
+    _, report = smoke
+    failed = {
+        (r["workload"], r["metric"], name): check
+        for r in report["rows"]
+        for name, check in r["checks"].items()
+        if not check["ok"]
+    }
+    assert not failed
+    assert {"mlp-penalty", "no-grad-forward"} <= {r["workload"] for r in report["rows"] if r["checks"]}
+
+
+@pytest.mark.parametrize("workload", [mlp_penalty, mlp_l2_penalty, mlp_small_penalty], ids=lambda m: m.NAME)
+def test_penalty_gradients_agree(workload):
+    """With λ = 0.5 the penalty's gradient λW moves the second and third losses far beyond the check's
+    tolerance, so equal losses mean every engine adds the same λW (at λ = 1e-4 the losses check J's value)."""
+    problem = workload.problem(smoke=True)
+    makers = {"autodiff": textbook.autodiff_step, "numpy": textbook.numpy_step, "torch": textbook.torch_step}
+    steps = {
+        name: make(problem, penalty=workload.PENALTY, lam=0.5)
+        for name, make in makers.items()
+        if name != "torch" or available("torch")
+    }
+    checks = mlp.check_losses(steps, count=3)
+    bad = {name: c["losses"] for name, c in checks.items() if not c["ok"]}
+    assert not bad, f"losses differ from autodiff's {checks['autodiff']['losses']}: {bad}"
+
+
+def test_textbook_penalty_must_be_known():
+    with pytest.raises(ValueError, match=r"penalty must be one of \(None, 'explicit', 'l2_penalty'\), got 'l1'"):
+        textbook.numpy_step(mlp_raw.problem(smoke=True), penalty="l1")
+
+
+@pytest.mark.skipif(not available("micrograd") or not available("sklearn"), reason="needs micrograd and sklearn")
+def test_micrograd_demo_engines_agree():
+    """micrograd's demo on micrograd.nn with autodiff.Value, and on micrograd itself: the same losses, step by step."""
+    results = {e: [run_child(micrograd_demo.__name__, e, "--smoke")] for e in micrograd_demo.ENGINES}
+    for e, (r,) in results.items():
+        assert "error" not in r, (e, r)
+    checks = micrograd_demo.check_losses(results)
+    assert len(checks["autodiff"]["losses"]) == 3  # warm-up, timed, gc paused
+    assert checks["micrograd"]["ok"], checks

@@ -26,6 +26,7 @@ def _cases():
         ("pow", lambda x, y: x**y, "positive"),
         ("maximum", ad.maximum, None),
         ("minimum", ad.minimum, None),
+        ("logaddexp", ad.logaddexp, None),
     ]:
         for shapes in BROADCAST_PAIRS:
             cases.append((f"{name}{shapes}", fn, shapes, domain))
@@ -58,10 +59,17 @@ def _cases():
         ("softplus_tails", lambda x: (x * 40).softplus(), None),
         ("sin", ad.sin, None),
         ("cos", ad.cos, None),
+        ("sinh", ad.sinh, None),
+        ("cosh", ad.cosh, None),
+        ("square", ad.square, None),
+        ("reciprocal", ad.reciprocal, "away"),
+        ("log2", ad.log2, "positive"),
+        ("log10", ad.log10, "positive"),
         ("clip", lambda x: ad.clip(x, -0.5, 0.5), "away"),
         ("clip_hi", lambda x: ad.clip(x, max=0.3), "away"),
         ("clip_lo", lambda x: x.clip(min=-0.2), "away"),
         ("astype", lambda x: x.astype(np.float64) * 2, None),
+        ("astype_double", lambda x: x.double() * 2, None),
         ("clone", lambda x: x.clone(), None),
     ]
     for name, fn, domain in scalar_forms:
@@ -80,6 +88,43 @@ def _cases():
         ((2, 4, 3), (3,)),
     ]:
         cases.append((f"matmul{shapes}", lambda x, y: x @ y, shapes, None))
+    for name, fn, shapes in [
+        ("dot", ad.dot, [(3,), (3,)]),
+        ("dot", ad.dot, [(2, 3), (3, 4)]),
+        ("dot", ad.dot, [(), (2, 3)]),
+        ("dot", ad.dot, [(3,), (2, 3, 4)]),
+        ("dot_nd", ad.dot, [(2, 3, 4), (5, 4, 2)]),
+        ("inner", ad.inner, [(3,), (3,)]),
+        ("inner", lambda x, y: x.inner(y), [(2, 3), (4, 3)]),
+        ("outer", ad.outer, [(2, 3), (4,)]),
+        ("tensordot", ad.tensordot, [(2, 3, 4), (3, 4, 5)]),
+        ("tensordot_axes", lambda x, y: ad.tensordot(x, y, axes=([0], [1])), [(2, 3), (4, 2)]),
+        ("einsum_matmul", lambda x, y: ad.einsum("ij,jk->ik", x, y), [(2, 3), (3, 4)]),
+        ("einsum_implicit", lambda x, y: ad.einsum("ij,jk", x, y), [(2, 3), (3, 4)]),
+        ("einsum_batch", lambda x, y: ad.einsum("bij,bjk->bik", x, y), [(2, 3, 4), (2, 4, 2)]),
+        ("einsum_rows", lambda x, y: ad.einsum("ij,ij->i", x, y), [(2, 3), (2, 3)]),
+        ("einsum_outer_sum", lambda x, y: ad.einsum("i,jk->j", x, y), [(3,), (2, 4)]),
+        ("einsum_total", lambda x: ad.einsum("ijk->", x), [(2, 3, 4)]),
+        ("einsum_diagonal", lambda x: ad.einsum("ii->i", x), [(3, 3)]),
+        ("einsum_three", lambda x, y, z: ad.einsum("ij,jk,k->i", x, y, z), [(2, 3), (3, 4), (4,)]),
+        ("trace", lambda x: x.trace(), [(3, 4)]),
+        ("trace_offset", lambda x: ad.trace(x, offset=1, axis1=2, axis2=0), [(3, 2, 4)]),
+        ("diagonal", lambda x: ad.diagonal(x, -1, 1, 2), [(2, 3, 4)]),
+        ("diff", lambda x: ad.diff(x), [(3, 4)]),
+        ("diff2_prepend", lambda x: x.diff(n=2, axis=0, prepend=0.5), [(3, 4)]),
+        ("moveaxis", lambda x: ad.moveaxis(x, 0, -1), [(2, 3, 4)]),
+        ("flip", lambda x: ad.flip(x, 1), [(2, 3)]),
+        ("flip_all", ad.flip, [(2, 3)]),
+        ("atleast_1d", ad.atleast_1d, [()]),
+        ("atleast_2d", ad.atleast_2d, [(3,)]),
+        ("hstack", lambda x, y: ad.hstack([x, y]), [(2, 3), (2, 1)]),
+        ("vstack", lambda x, y: ad.vstack([x, y]), [(3,), (2, 3)]),
+        ("cat", lambda x, y: ad.cat([x, y], dim=0), [(2, 3), (1, 3)]),
+        ("unsqueeze", lambda x: x.unsqueeze(1), [(2, 3)]),
+        ("t", lambda x: x.t(), [(2, 3)]),
+        ("t_vector", ad.t, [(3,)]),
+    ]:
+        cases.append((f"{name}{tuple(shapes)}", fn, shapes, None))
     reductions = [
         ("sum", lambda x: x.sum()),
         ("sum0", lambda x: x.sum(axis=0)),
@@ -100,6 +145,23 @@ def _cases():
         ("softmax0", lambda x: ad.softmax(x, axis=0)),
         ("log_softmax", lambda x: ad.log_softmax(x)),
         ("log_softmax1", lambda x: x.log_softmax(axis=1)),
+        ("prod", lambda x: x.prod()),
+        ("prod1", lambda x: x.prod(axis=1)),
+        ("prod02k", lambda x: ad.prod(x, axis=(0, 2), keepdims=True)),
+        ("prod_at_zeros", lambda x: ad.where(np.array([True, False, True, True]), x, 0.0).prod(axis=-1)),
+        ("prod_two_zeros", lambda x: ad.where(np.array([False, True, True, False]), x, 0.0).prod(axis=(1, 2))),
+        ("cumsum", lambda x: x.cumsum()),
+        ("cumsum1", lambda x: x.cumsum(axis=1)),
+        ("std", lambda x: x.std()),
+        ("std1ddof", lambda x: x.std(axis=1, ddof=1)),
+        ("norm", lambda x: ad.norm(x)),
+        ("norm_axis", lambda x: ad.norm(x, axis=2)),
+        ("norm_p1_dim", lambda x: x.norm(p=1, dim=(0, 2))),
+        ("norm_inf", lambda x: ad.norm(x, np.inf, axis=1)),
+        ("norm_3k", lambda x: ad.norm(x, 3, axis=-1, keepdims=True)),
+        ("norm_matrix1", lambda x: ad.norm(x, 1, axis=(1, 2))),
+        ("norm_matrix_inf_k", lambda x: ad.norm(x, -np.inf, axis=(0, 2), keepdims=True)),
+        ("norm_fro", lambda x: ad.norm(x, "fro", axis=(0, 1))),
     ]
     for name, fn in reductions:
         cases.append((f"{name}(2,3,4)", fn, [(2, 3, 4)], None))

@@ -390,6 +390,208 @@ def _stack(draw):
     )
 
 
+def _prod(draw):
+    shape = draw(SHAPE)
+    axis, keepdims = axes(draw, len(shape)), draw(st.booleans())
+    values = real(draw, shape)
+    if values.size and draw(st.booleans()):  # zeros: the gradient is the product of the others, not out / x
+        values.flat[draw(st.integers(0, values.size - 1))] = 0.0
+    return (
+        lambda x: ad.prod(x, axis=axis, keepdims=keepdims),
+        lambda a: np.prod(a, axis=axis, keepdims=keepdims),
+        [values],
+        {},
+    )
+
+
+def _cumsum(draw):
+    shape = draw(SHAPE)
+    axis = draw(st.none() | st.integers(-len(shape), len(shape) - 1)) if shape else None
+    return lambda x: ad.cumsum(x, axis=axis), lambda a: np.cumsum(a, axis=axis), [real(draw, shape)], {}
+
+
+def _std(draw):
+    shape = draw(SHAPE)
+    axis, keepdims = axes(draw, len(shape)), draw(st.booleans())
+    ddof = draw(st.sampled_from([0, 1])) if _count(shape, axis) >= 2 else 0
+    values = real(draw, shape)
+    assume(np.all(np.var(values, axis=axis, ddof=ddof) > 1e-4))  # √ has no derivative at 0
+    return (
+        lambda x: ad.std(x, axis=axis, ddof=ddof, keepdims=keepdims),
+        lambda a: np.std(a, axis=axis, ddof=ddof, keepdims=keepdims),
+        [values],
+        {},
+    )
+
+
+def _norm(draw):
+    shape = draw(NONEMPTY_SHAPE)
+    keepdims = draw(st.booleans())
+    if len(shape) >= 2 and draw(st.booleans()):  # a matrix norm over two axes
+        pair = tuple(draw(st.permutations(range(len(shape))))[:2])
+        ord = draw(st.sampled_from([None, "fro", 1, -1, np.inf, -np.inf]))
+        values = distinct(draw, shape)
+        assume(np.all(np.abs(values) >= 1e-3))  # |x| has no derivative at 0
+        return (
+            lambda x: ad.norm(x, ord, axis=pair, keepdims=keepdims),
+            lambda a: np.linalg.norm(a, ord, axis=pair, keepdims=keepdims),
+            [values],
+            {},
+        )
+    axis = draw(st.integers(-len(shape), len(shape) - 1))
+    ord = draw(st.sampled_from([None, 1, 2, 3, 0.5, np.inf, -np.inf]))
+    values = distinct(draw, shape)
+    assume(np.all(np.abs(values) >= 1e-3))  # |x| has no derivative at 0
+    return (
+        lambda x: ad.norm(x, ord, axis=axis, keepdims=keepdims),
+        lambda a: np.linalg.norm(a, ord, axis=axis, keepdims=keepdims),
+        [values],
+        {},
+    )
+
+
+def _two_operands(function, reference, shapes):
+    def build(draw):
+        sx, sy = draw(shapes)
+        return function, reference, [real(draw, sx), real(draw, sy)], {}
+
+    return build
+
+
+@st.composite
+def _dot_shapes(draw):
+    """Shapes numpy's dot takes: a number with anything, vectors, matrices, and n-d (last axis of a, second-to-last of b)."""
+    k = draw(st.integers(1, 3))
+    lead = draw(hnp.array_shapes(min_dims=0, max_dims=2, max_side=3))
+    kind = draw(st.sampled_from(["number", "vector", "nd"]))
+    if kind == "number":
+        return (), draw(hnp.array_shapes(min_dims=0, max_dims=3, max_side=3))
+    if kind == "vector":
+        return lead + (k,), (k,)
+    return lead + (k,), draw(hnp.array_shapes(min_dims=0, max_dims=1, max_side=3)) + (k, draw(st.integers(1, 3)))
+
+
+@st.composite
+def _inner_shapes(draw):
+    k = draw(st.integers(1, 3))
+    return (
+        draw(hnp.array_shapes(min_dims=0, max_dims=2, max_side=3)) + (k,),
+        draw(hnp.array_shapes(min_dims=0, max_dims=2, max_side=3)) + (k,),
+    )
+
+
+def _tensordot(draw):
+    summed = draw(hnp.array_shapes(min_dims=0, max_dims=2, max_side=3))
+    free_a, free_b = (draw(hnp.array_shapes(min_dims=0, max_dims=2, max_side=3)) for _ in range(2))
+    a_shape, b_shape = free_a + summed, summed + free_b
+    if draw(st.booleans()):
+        axes = len(summed)
+    else:  # explicit axes, in a shuffled order
+        order = draw(st.permutations(range(len(summed))))
+        axes = ([len(free_a) + i for i in order], list(order))
+    return (
+        lambda a, b: ad.tensordot(a, b, axes),
+        lambda a, b: np.tensordot(a, b, axes),
+        [real(draw, a_shape), real(draw, b_shape)],
+        {},
+    )
+
+
+def _einsum(draw):
+    sizes = dict(zip("ijkl", draw(st.lists(st.integers(1, 3), min_size=4, max_size=4))))
+    operands = draw(
+        st.lists(st.lists(st.sampled_from("ijkl"), max_size=3, unique=True).map("".join), min_size=1, max_size=3)
+    )
+    used = sorted(set("".join(operands)))
+    output = "".join(draw(st.permutations(used))[: draw(st.integers(0, len(used)))])
+    spec = ",".join(operands) + "->" + output
+    arrays = [real(draw, tuple(sizes[c] for c in letters)) for letters in operands]
+    return lambda *xs: ad.einsum(spec, *xs), lambda *xs: np.einsum(spec, *xs), arrays, {}
+
+
+def _trace_or_diagonal(name):
+    def build(draw):
+        shape = draw(hnp.array_shapes(min_dims=2, max_dims=3, max_side=3))
+        axis1, axis2 = draw(st.permutations(range(len(shape))))[:2]
+        offset = draw(st.integers(-2, 2))
+        fn = getattr(ad, name)
+        reference = getattr(np, name)
+        return (
+            lambda x: fn(x, offset, axis1, axis2),
+            lambda a: reference(a, offset, axis1, axis2),
+            [real(draw, shape)],
+            {},
+        )
+
+    return build
+
+
+def _diff(draw):
+    shape = draw(NONEMPTY_SHAPE)
+    axis = draw(st.integers(-len(shape), len(shape) - 1))
+    n = draw(st.integers(0, 3))
+    prepend = draw(st.none() | st.floats(-2, 2))
+    kw = {} if prepend is None else {"prepend": prepend}
+    return lambda x: ad.diff(x, n, axis, **kw), lambda a: np.diff(a, n, axis, **kw), [real(draw, shape)], {}
+
+
+def _moveaxis(draw):
+    shape = draw(NONEMPTY_SHAPE)
+    k = draw(st.integers(1, len(shape)))
+    source = draw(st.permutations(range(len(shape))))[:k]
+    destination = draw(st.permutations(range(-len(shape), 0)))[:k]
+    return (
+        lambda x: ad.moveaxis(x, source, destination),
+        lambda a: np.moveaxis(a, source, destination),
+        [real(draw, shape)],
+        {},
+    )
+
+
+def _flip(draw):
+    shape = draw(SHAPE)
+    axis = draw(st.none() | hnp.valid_tuple_axes(len(shape)))
+    return lambda x: ad.flip(x, axis), lambda a: np.flip(a, axis), [real(draw, shape)], {}
+
+
+def _joined(name, reference):
+    def build(draw):
+        lengths = draw(st.lists(st.integers(1, 3), min_size=1, max_size=3))
+        rest = draw(hnp.array_shapes(min_dims=0, max_dims=2, max_side=3))
+        if name == "hstack" and draw(st.booleans()):
+            shapes = [(n,) for n in lengths]  # vectors: joined end to end
+        elif name == "hstack":
+            rows = draw(st.integers(1, 3))
+            shapes = [(rows, n) + rest for n in lengths]
+        elif name == "vstack" and (not rest or draw(st.booleans())):
+            shapes = [rest[-1:] or (1,)] * len(lengths)  # vectors: rows of a matrix
+        else:
+            shapes = [(n,) + rest for n in lengths]
+        fn = getattr(ad, name)
+        return (lambda *xs: fn(list(xs))), (lambda *xs: reference(xs)), [real(draw, s) for s in shapes], {}
+
+    return build
+
+
+def _at_least(name):
+    def build(draw):
+        fn, reference = getattr(ad, name), getattr(np, name)
+        return fn, reference, [real(draw, draw(hnp.array_shapes(min_dims=0, max_dims=3, max_side=3)))], {}
+
+    return build
+
+
+def _unsqueeze(draw):
+    shape = draw(SHAPE)
+    dim = draw(st.integers(-len(shape) - 1, len(shape)))
+    return lambda x: x.unsqueeze(dim), lambda a: np.expand_dims(a, dim), [real(draw, shape)], {}
+
+
+def _t(draw):
+    shape = draw(hnp.array_shapes(min_dims=0, max_dims=2, max_side=3))
+    return ad.t, lambda a: a.T, [real(draw, shape)], {}
+
+
 OPS = {
     "add": _binary(ad.add, np.add),
     "sub": _binary(ad.sub, np.subtract),
@@ -438,6 +640,32 @@ OPS = {
     "scatter_add": _scatter_add,
     "concatenate": _concatenate,
     "stack": _stack,
+    "cat": _joined("cat", lambda xs: np.concatenate(xs, axis=0)),
+    "hstack": _joined("hstack", np.hstack),
+    "vstack": _joined("vstack", np.vstack),
+    "atleast_1d": _at_least("atleast_1d"),
+    "atleast_2d": _at_least("atleast_2d"),
+    "unsqueeze": _unsqueeze,
+    "t": _t,
+    "moveaxis": _moveaxis,
+    "flip": _flip,
+    "diff": _diff,
+    "trace": _trace_or_diagonal("trace"),
+    "diagonal": _trace_or_diagonal("diagonal"),
+    "prod": _prod,
+    "cumsum": _cumsum,
+    "std": _std,
+    "norm": _norm,
+    "dot": _two_operands(ad.dot, np.dot, _dot_shapes()),
+    "inner": _two_operands(ad.inner, np.inner, _inner_shapes()),
+    "outer": _binary(ad.outer, np.outer),
+    "tensordot": _tensordot,
+    "einsum": _einsum,
+    "square": _unary(ad.square, np.square),
+    "reciprocal": _unary(ad.reciprocal, np.reciprocal),
+    "log2": _unary(ad.log2, np.log2, positive),
+    "log10": _unary(ad.log10, np.log10, positive),
+    "logaddexp": _binary(ad.logaddexp, np.logaddexp),
 }
 
 
@@ -455,7 +683,7 @@ def _from_the_catalogue():
 
 
 _from_the_catalogue()
-NOT_DIFFERENTIABLE = {"argmax", "argmin", "sign"}  # outside the graph by design
+NOT_DIFFERENTIABLE = {"argmax", "argmin", "sign", "numel", "is_tensor"}  # outside the graph by design
 CREATION = {
     "arange",
     "as_tensor",

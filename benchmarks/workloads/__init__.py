@@ -27,6 +27,37 @@ class Context:
         return peer in self.peers
 
 
-from . import deep_chain, digits_train, memory, mlp_mnist, mlp_small, op_overhead  # noqa: E402
+from . import (  # noqa: E402
+    checkpoint,
+    deep_chain,
+    digits_train,
+    memory,
+    micrograd_demo,
+    mlp_l2_penalty,
+    mlp_mnist,
+    mlp_penalty,
+    mlp_raw,
+    mlp_small,
+    mlp_small_penalty,
+    no_grad_forward,
+    op_overhead,
+)
 
-WORKLOADS = {m.NAME: m for m in (mlp_mnist, mlp_small, op_overhead, deep_chain, memory, digits_train)}
+WORKLOADS = {
+    m.NAME: m
+    for m in (
+        mlp_mnist,
+        mlp_small,
+        op_overhead,
+        deep_chain,
+        memory,
+        digits_train,
+        mlp_raw,
+        mlp_penalty,
+        mlp_l2_penalty,
+        mlp_small_penalty,
+        micrograd_demo,
+        no_grad_forward,
+        checkpoint,
+    )
+}

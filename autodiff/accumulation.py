@@ -1,0 +1,46 @@
+"""Storing gradients into ``.grad``: adding into it, or taking the array as it is.
+
+A leaf's gradient becomes its ``.grad`` without a copy when nothing else refers to the array (PyTorch's
+``AccumulateGrad`` steals it the same way). Whether something does is read off CPython's reference
+count, which depends on the interpreter (3.14 borrows references on the stack): a self-test at import
+(``STEALS``) decides whether stealing is safe here, and without it every gradient is copied.
+"""
+
+import sys
+
+import numpy as np
+
+from .tensor import Tensor
+from .versions import bump_version
+
+_getrefcount = sys.getrefcount
+_UNSHARED_REFS = _getrefcount([]) + 2  # the entry's list, the local variable and the call's argument
+
+
+def unshared(entry):
+    """Whether ``entry[1]`` is an array that nothing but ``entry`` refers to."""
+    g = entry[1]
+    return type(g) is np.ndarray and g.base is None and _getrefcount(g) <= _UNSHARED_REFS
+
+
+def _stealing_is_safe():
+    held = np.zeros(1)
+    return unshared([None, np.zeros(1)]) and not unshared([None, held]) and not unshared([None, held[:]])
+
+
+STEALS = _stealing_is_safe()
+
+
+def accumulate(tensor, g, create_graph, unshared):
+    """Add ``g`` into ``tensor.grad``; ``g`` becomes the grad without a copy only if ``unshared``."""
+    if create_graph:
+        tensor._grad = g if tensor._grad is None else tensor._grad + g
+    elif tensor._grad is None:
+        tensor._grad = Tensor._wrap(g if unshared else np.array(g, dtype=tensor.dtype))
+    else:
+        grad = tensor._grad
+        if grad._requires_grad or not grad._data.flags.writeable:
+            tensor._grad = Tensor._wrap(grad._data + g)
+        else:
+            grad._data += g
+            bump_version(grad)

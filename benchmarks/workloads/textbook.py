@@ -1,0 +1,181 @@
+"""One SGD step of an MLP written the way the textbooks write it (used by mlp-raw, mlp-penalty,
+mlp-l2-penalty and mlp-small-penalty).
+
+No ``nn.MLP``, no optimizer: raw tensors ``W`` (out, in) and ``b`` (out,) that require grad,
+``h = relu(h @ W.T + b)``, the loss L (softmax cross-entropy or the mean of (h − y)²), and
+the update written by hand, ``with no_grad(): W -= lr * W.grad`` (then ``W.grad = None``, as
+PyTorch's ``zero_grad`` does by default). With a penalty the step minimises d2l's (eqs.
+5.3.5–5.3.6)
+
+    J = L + s,   s = λ/2 · Σ ‖W‖²  over the weights (not the biases),   ∂J/∂W = ∂L/∂W + λW,
+
+spelled as ``penalty``:
+
+* ``None``: J = L;
+* ``"explicit"``: ``s = lam / 2 * ((W1 * W1).sum() + (W2 * W2).sum() + ...)`` in the loss;
+* ``"l2_penalty"``: ``nn.functional.l2_penalty(weights, lam)``, which is that same s
+  (λ/2 · Σ ‖W‖²_F; its gradient is λW).
+
+Every engine minimises the same J from the same float32 arrays (``mlp.Problem``) and returns
+J, so ``mlp.check_losses`` compares forward, penalty, gradients and update across engines. The
+peers: backprop by hand in numpy (∂L/∂W from the textbook's equations, then λW added to each
+weight's gradient), and PyTorch written the same raw way (with the explicit penalty for both
+spellings: it has no ``l2_penalty``).
+"""
+
+from dataclasses import replace
+
+import numpy as np
+
+from ..environment import torch_threads
+from . import mlp
+
+LR, LAMBDA = 0.01, 1e-4
+PENALTIES = (None, "explicit", "l2_penalty")
+
+
+def classification(sizes, batch):
+    """``mlp.classification``'s data and initial weights, with this file's SGD (lr 0.01, no weight decay)."""
+    return replace(mlp.classification(sizes, batch), lr=LR, weight_decay=0.0)
+
+
+def regression(sizes, batch):
+    """``mlp.regression``'s data and initial weights, with this file's SGD (lr 0.01, no weight decay)."""
+    return replace(mlp.regression(sizes, batch), lr=LR, weight_decay=0.0)
+
+
+def _check(penalty):
+    if penalty not in PENALTIES:
+        raise ValueError(f"penalty must be one of {PENALTIES}, got {penalty!r}")
+
+
+def autodiff_step(p, penalty=None, lam=LAMBDA):
+    """This engine on raw tensors: ``h @ W.T + b``, ``ad.relu``, ``F.cross_entropy`` or ``((h - y) ** 2).mean()``."""
+    import autodiff as ad
+    from nn import functional as F
+
+    _check(penalty)
+    params = [ad.Tensor(a.copy(), requires_grad=True) for a in p.flat_init]  # W1, b1, W2, b2, ...
+    weights, last = params[0::2], len(p.init) - 1
+    x = ad.Tensor(p.X)
+    y = p.y if p.loss == "ce" else ad.Tensor(p.y)
+    lr = p.lr
+
+    def step():
+        h = x
+        for i in range(last + 1):
+            h = h @ params[2 * i].T + params[2 * i + 1]
+            if i < last:
+                h = ad.relu(h)
+        loss = F.cross_entropy(h, y) if p.loss == "ce" else ((h - y) ** 2).mean()
+        if penalty == "explicit":
+            s = (weights[0] * weights[0]).sum()
+            for W in weights[1:]:
+                s = s + (W * W).sum()
+            loss = loss + lam / 2 * s
+        elif penalty == "l2_penalty":
+            loss = loss + F.l2_penalty(weights, lam)
+        loss.backward()
+        with ad.no_grad():
+            for w in params:
+                w -= lr * w.grad
+                w.grad = None
+        return loss
+
+    return step
+
+
+def torch_step(p, penalty=None, lam=LAMBDA):
+    """PyTorch CPU, written the same raw way; ``"l2_penalty"`` is the explicit penalty (the same J)."""
+    import torch
+
+    _check(penalty)
+    torch_threads(torch)
+    F = torch.nn.functional
+    params = [torch.tensor(a, requires_grad=True) for a in p.flat_init]
+    weights, last = params[0::2], len(p.init) - 1
+    x, y = torch.from_numpy(p.X), torch.from_numpy(p.y)
+    lr = p.lr
+
+    def step():
+        h = x
+        for i in range(last + 1):
+            h = h @ params[2 * i].T + params[2 * i + 1]
+            if i < last:
+                h = torch.relu(h)
+        loss = F.cross_entropy(h, y) if p.loss == "ce" else ((h - y) ** 2).mean()
+        if penalty is not None:
+            s = (weights[0] * weights[0]).sum()
+            for W in weights[1:]:
+                s = s + (W * W).sum()
+            loss = loss + lam / 2 * s
+        loss.backward()
+        with torch.no_grad():
+            for w in params:
+                w -= lr * w.grad
+                w.grad = None
+        return loss
+
+    return step
+
+
+def numpy_step(p, penalty=None, lam=LAMBDA):
+    """Backprop by hand (``mlp.numpy_step``'s equations and buffers), the penalty added by hand:
+    J += λ/2 Σ ⟨W, W⟩ (``np.vdot``: one pass, no temporary), ∇W += λW, then W −= lr ∇W."""
+    _check(penalty)
+    params = [(W.copy(), b.copy()) for W, b in p.init]
+    X, y, n, last = p.X, p.y, len(p.X), len(p.init) - 1
+    lr = np.float32(p.lr)
+    lam = np.float32(lam if penalty is not None else 0.0)
+    rows = np.arange(n)
+    zs = [np.empty((n, W.shape[0]), np.float32) for W, _ in params]  # zˡ, then aˡ = relu(zˡ)
+    deltas = [None] + [np.empty((n, W.shape[1]), np.float32) for W, _ in params[1:]]
+    grads = [(np.empty_like(W), np.empty_like(b)) for W, b in params]
+
+    def step():
+        a = X  # a⁰ = x; aˡ = relu(aˡ⁻¹ Wᵀ + b); the last layer is linear
+        for i, (W, b) in enumerate(params):
+            a = np.matmul(a, W.T, out=zs[i])
+            a += b
+            if i < last:
+                np.maximum(a, 0, out=a)
+        if p.loss == "ce":  # δᴸ = (softmax(z) − onehot(y)) / n
+            a -= a.max(axis=1, keepdims=True)
+            logit_y = a[rows, y]
+            np.exp(a, out=a)
+            total = a.sum(axis=1, keepdims=True)
+            loss = np.log(total).mean() - logit_y.mean()
+            a /= total
+            a[rows, y] -= 1
+            a /= n
+        else:  # δᴸ = 2 (a − y) / n
+            a -= y
+            loss = np.mean(a * a)
+            a *= 2 / a.size
+        if lam:  # s = λ/2 Σ ‖W‖², before the weights change
+            loss = loss + lam / 2 * sum(np.vdot(W, W) for W, _ in params)
+        delta = a
+        for i in range(last, -1, -1):
+            W, b = params[i]
+            grad_W, grad_b = grads[i]
+            below = zs[i - 1] if i else X
+            np.matmul(delta.T, below, out=grad_W)
+            np.sum(delta, axis=0, out=grad_b)
+            if i:  # δˡ⁻¹ = (δˡ W) ⊙ relu'(zˡ⁻¹), before W changes
+                delta = np.matmul(delta, W, out=deltas[i])
+                delta *= below > 0
+            if lam:  # ∂J/∂W = ∂L/∂W + λW
+                grad_W += lam * W
+            grad_W *= lr
+            W -= grad_W
+            grad_b *= lr
+            b -= grad_b
+        return loss
+
+    return step
+
+
+def engines(penalty, peers=("numpy", "torch")):
+    """{engine: make_step(problem)} for ``mlp.time_steps``, autodiff first, the penalty bound."""
+    makers = {"autodiff": autodiff_step, "numpy": numpy_step, "torch": torch_step}
+    return {name: (lambda p, make=makers[name]: make(p, penalty=penalty)) for name in ("autodiff",) + tuple(peers)}

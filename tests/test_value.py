@@ -1,0 +1,282 @@
+"""micrograd's Value: operations give Values, every Value keeps its gradient, label/_prev/_op/_backward for tracing."""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+import autodiff as ad
+from autodiff import Tensor, Value
+
+
+def test_operations_on_values_return_values():
+    a, b = Value(-4.0, label="a"), Value(2.0, label="b")
+    results = {
+        "a + b": a + b,
+        "a + 1": a + 1,
+        "1 + a": 1 + a,
+        "a - b": a - b,
+        "2 - a": 2 - a,
+        "a * b": a * b,
+        "2 * a": 2 * a,
+        "a / b": a / b,
+        "2 / a": 2 / a,
+        "a ** 2": a**2,
+        "2 ** b": 2**b,
+        "a ** b": a**b,
+        "-a": -a,
+        "abs(a)": abs(a),
+        "a.tanh()": a.tanh(),
+        "a.exp()": a.exp(),
+        "a.relu()": a.relu(),
+        "b.log()": b.log(),
+        "a.sigmoid()": a.sigmoid(),
+        "np.float64(2) * a": np.float64(2.0) * a,
+        "np.int64(2) * a": np.int64(2) * a,
+        "np.exp(a)": np.exp(a),
+        "np.sum(a)": np.sum(a),
+        "sum([a, b])": sum([a, b]),
+        "0-d Tensor + a": Tensor(1.0) + a,
+        "a + 0-d Tensor": a + Tensor(1.0),
+    }
+    for text, value in results.items():
+        assert type(value) is Value, text
+        assert value.label == "" and value.grad == 0.0 and value.requires_grad, text
+    assert (a / b).item() == -2.0 and (2**b).item() == 4.0 and (np.int64(2) * a).item() == -8.0
+    assert type(a * Tensor([1.0, 2.0])) is Tensor and type(Tensor([1.0, 2.0]) * a) is Tensor  # not one number
+    assert type(ad.sin(a)) is Tensor  # autodiff's functions give Tensors: the methods give Values
+    with ad.no_grad():
+        c = a * b
+    assert type(c) is Value and not c.requires_grad and c.grad_fn is None
+
+
+def test_grad_starts_at_zero_and_every_value_keeps_its_gradient_after_backward():
+    """micrograd's semantics, checked against PyTorch with retain_grad() on every intermediate."""
+    torch = pytest.importorskip("torch")
+    a, b = Value(-4.0), Value(2.0)
+    assert a.grad == 0.0 and isinstance(a.grad, float)
+    a.data += 0.01 * a.grad  # micrograd's update works before any backward
+    c = a + b
+    d = a * b + b**3
+    e = c * d
+    f = e.tanh() * e.exp() / 1000 + d.relu()
+    for v in (c, d, e, f):
+        assert v.grad == 0.0
+    f.backward()
+    at, bt = (torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (-4.0, 2.0))
+    ct = at + bt
+    dt = at * bt + bt**3
+    et = ct * dt
+    ft = et.tanh() * et.exp() / 1000 + dt.relu()
+    for t in (ct, dt, et, ft):
+        t.retain_grad()
+    ft.backward()
+    for ours, theirs in ((a, at), (b, bt), (c, ct), (d, dt), (e, et), (f, ft)):
+        assert ours.grad == pytest.approx(theirs.grad.item(), rel=1e-12, abs=1e-300)
+    assert f.grad == 1.0
+
+
+def test_tensor_keeps_pytorchs_leaves_only_rule():
+    x = Tensor(2.0, requires_grad=True)
+    y = x * 3
+    z = y * y
+    z.backward()
+    assert x.grad.item() == 36.0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert y.grad is None
+    assert "is not a leaf Tensor" in str(caught[0].message)
+
+
+def test_gradients_accumulate_over_graphs_and_reset_like_micrograd():
+    w = Value(0.5)
+    (w * 3.0).backward()
+    (w * 4.0).backward()
+    assert w.grad == 7.0
+    w.grad = 0
+    assert w.grad == 0.0 and isinstance(w.grad, float)
+    w.grad = None  # PyTorch's zero_grad(set_to_none=True)
+    assert w.grad == 0.0
+    v = Value(3.0)
+    (v * v).backward(create_graph=True)
+    assert isinstance(v.grad, Tensor) and v.grad.requires_grad  # the gradient's own graph is kept
+    assert repr(v) == "Value(data=3.0, grad=6.0)"
+
+
+def test_label_name_and_repr():
+    a = Value(2.0, label="a")
+    assert a.label == a.name == "a"
+    b = a * 2
+    b.label = "b"
+    assert b.name == "b" and b.label == "b" and (b + 1).label == ""
+    assert repr(Value(-4.0)) == "Value(data=-4.0, grad=0.0)"
+    assert repr(Value(3)) == "Value(data=3.0, grad=0.0)" and Value(3).dtype == np.float64
+
+
+def test_data_is_a_number_that_updates_in_place():
+    v = Value(1.0)
+    array = v.data
+    v.data += 0.5
+    assert v.data is array and v.item() == 1.5 and v._version == 1
+    v.data = 3  # an int becomes the Value's float64
+    assert v.dtype == np.float64 and v.item() == 3.0
+    assert f"{v.data:.2f}" == "3.00" and "%.4f" % v.data == "3.0000"
+    with pytest.raises(ValueError, match=r"a Value holds one number, got shape \(2,\)"):
+        v.data = [1.0, 2.0]
+
+
+def test_prev_and_op_describe_the_graph_as_micrograd_does():
+    a, b = Value(2.0, label="a"), Value(-3.0, label="b")
+    assert a._prev == set() and a._op == ""
+    assert (a + b)._prev == {a, b} and (a + b)._op == "+"
+    assert (a + a)._prev == {a}
+    assert (a * b)._op == "*" and (a - b)._op == "-" and (a / b)._op == "/"
+    assert a.relu()._op == "ReLU" and a.tanh()._op == "tanh" and a.exp()._op == "exp"
+    assert (a**2)._op == "**2" and (a**-1)._op == "**-1" and (a**0.5)._op == "**0.5" and (a**b)._op == "**"
+    assert (-a)._op == "neg"
+    c = a * 2.5  # the constant appears as a Value of its data, with no gradient
+    constant = next(v for v in c._prev if v is not a)
+    assert type(constant) is Value and constant.item() == 2.5 and constant.grad == 0.0 and constant._prev == set()
+
+
+def test_backward_steps_by_hand_give_what_backward_gives():
+    """The lecture's neuron: o.grad = 1, then _backward() node by node in reverse topological order."""
+
+    def neuron():
+        x1, x2 = Value(2.0, label="x1"), Value(0.0, label="x2")
+        w1, w2 = Value(-3.0, label="w1"), Value(1.0, label="w2")
+        b = Value(6.8813735870195432, label="b")
+        x1w1 = x1 * w1
+        x2w2 = x2 * w2
+        x1w1x2w2 = x1w1 + x2w2
+        n = x1w1x2w2 + b
+        o = n.tanh()
+        return o, [x1, x2, w1, w2, b, x1w1, x2w2, x1w1x2w2, n, o]
+
+    o, by_hand = neuron()
+    o.grad = 1.0
+    topo, visited = [], set()
+
+    def build_topo(v):
+        if v not in visited:
+            visited.add(v)
+            for child in v._prev:
+                build_topo(child)
+            topo.append(v)
+
+    build_topo(o)
+    for node in reversed(topo):
+        node._backward()
+    o2, automatic = neuron()
+    o2.backward()
+    assert [v.grad for v in by_hand] == pytest.approx([v.grad for v in automatic], rel=1e-12, abs=1e-15)
+    x1, x2, w1, w2 = automatic[:4]
+    assert (x1.grad, x2.grad, w1.grad, w2.grad) == pytest.approx((-1.5, 0.5, 1.0, 0.0), abs=1e-12)
+    with pytest.raises(RuntimeError, match=r"Trying to backward through the graph a second time"):
+        o2._backward()
+    Value(1.0)._backward()  # a leaf: nothing to do, as micrograd's default lambda: None
+
+
+def test_augmented_assignment_makes_a_new_value_for_intermediates_like_micrograd():
+    a = Value(1.0)
+    c = a * 2
+    old = c
+    c += 1
+    assert c is not old and old.item() == 2.0 and c.item() == 3.0 and c._op == "+" and old in c._prev
+    with pytest.raises(RuntimeError, match=r"a leaf Tensor that requires grad is being used in an in-place operation"):
+        a += 1
+    with ad.no_grad():
+        a -= 0.5  # a parameter update: the same leaf, changed in place
+    assert a.item() == 0.5 and a.is_leaf and a.requires_grad
+
+
+def test_value_still_refuses_micrograds_hand_built_graph():
+    with pytest.raises(TypeError, match=r"Value\(data, _children, _op\) is how micrograd's own operators build"):
+        Value(2.0, (Value(1.0),), "+")
+    with pytest.raises(ValueError, match=r"a Value holds one number, got shape \(2,\)"):
+        Value([1.0, 2.0])
+
+
+def test_draw_graph_labels_values_and_shows_every_gradient_after_backward():
+    pytest.importorskip("graphviz")
+    a, b, c = Value(2.0, label="a"), Value(-3.0, label="b"), Value(10.0, label="c")
+    e = a * b
+    e.label = "e"
+    d = e + c
+    d.label = "d"
+    f = Value(-2.0, label="f")
+    L = d * f
+    L.label = "L"
+    L.backward()  # releases the graph: the drawing shows what .grad holds
+    source = ad.draw_graph(L).source
+    for label, grad in (("a", "6.0000"), ("b", "-4.0000"), ("c", "-2.0000"), ("e", "-2.0000"), ("d", "-2.0000")):
+        assert f"<B>{label}</B>" in source
+        assert f"grad {grad}" in source
+
+
+def test_micrograd_lectures_draw_dot_runs_on_values():
+    """The lecture's own trace/draw_dot, which reads label, data, grad, _op and _prev."""
+    graphviz = pytest.importorskip("graphviz")
+
+    def trace(root):
+        nodes, edges = set(), set()
+
+        def build(v):
+            if v not in nodes:
+                nodes.add(v)
+                for child in v._prev:
+                    edges.add((child, v))
+                    build(child)
+
+        build(root)
+        return nodes, edges
+
+    def draw_dot(root):
+        dot = graphviz.Digraph(format="svg", graph_attr={"rankdir": "LR"})
+        nodes, edges = trace(root)
+        for n in nodes:
+            uid = str(id(n))
+            dot.node(name=uid, label="{ %s | data %.4f | grad %.4f }" % (n.label, n.data, n.grad), shape="record")
+            if n._op:
+                dot.node(name=uid + n._op, label=n._op)
+                dot.edge(uid + n._op, uid)
+        for n1, n2 in edges:
+            dot.edge(str(id(n1)), str(id(n2)) + n2._op)
+        return dot, nodes, edges
+
+    a, b = Value(2.0, label="a"), Value(-3.0, label="b")
+    e = a * b
+    e.label = "e"
+    o = (2 * e).tanh()
+    o.label = "o"
+    o.backward()
+    dot, nodes, edges = draw_dot(o)
+    assert len(nodes) == 6 and len(edges) == 5  # a, b, e, the constant 2, 2*e, o
+    assert "{ e | data -6.0000 | grad %.4f }" % (2 * (1 - math.tanh(-12.0) ** 2)) in dot.source
+    assert '[label="*"]' in dot.source and "[label=tanh]" in dot.source
+
+
+def test_matches_micrograd_node_by_node():
+    """micrograd's test_more_ops, with every intermediate's data and gradient compared."""
+    mg = pytest.importorskip("micrograd.engine")
+
+    def program(V):
+        a, b = V(-4.0), V(2.0)
+        c = a + b
+        d = a * b + b**3
+        c = c + c + 1
+        c = c + 1 + c + (-a)
+        d = d + d * 2 + (b + a).relu()
+        d = d + 3 * d + (b - a).relu()
+        e = c - d
+        f = e**2
+        g = f / 2.0
+        g = g + 10.0 / f
+        g.backward()
+        return [a, b, c, d, e, f, g]
+
+    ours, theirs = program(Value), program(mg.Value)
+    for x, y in zip(ours, theirs):
+        assert x.item() == pytest.approx(y.data, rel=1e-13)
+        assert x.grad == pytest.approx(y.grad, rel=1e-13)
