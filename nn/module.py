@@ -174,6 +174,14 @@ class Module:
         """The direct sub-modules."""
         yield from self._modules.values()
 
+    def apply(self, fn):
+        """Call ``fn(module)`` on every sub-module, children first, then on this one; return self
+        (PyTorch's ``Module.apply``, as in ``net.apply(init_weights)``)."""
+        for module in self.children():
+            module.apply(fn)
+        fn(self)
+        return self
+
     def named_parameters(self, prefix="", recurse=True):
         """(dotted name, parameter) in registration order, depth first; a shared parameter is listed once."""
         seen = set()

@@ -533,3 +533,17 @@ def test_load_refuses_bad_files_clearly(tmp_path, kind, message):
         np.savez(path, __format__=np.array("autodiff.nn state_dict v99"), a=np.ones(2))
     with pytest.raises(nn.CheckpointError, match=message):
         nn.load(path)
+
+
+def test_apply_visits_every_module_children_first_as_pytorch_does():
+    model = nn.Sequential(nn.Linear(2, 3, rng=0), nn.ReLU(), nn.Sequential(nn.Linear(3, 1, rng=0)))
+    seen = []
+    assert model.apply(lambda m: seen.append(type(m).__name__)) is model
+    assert seen == ["Linear", "ReLU", "Linear", "Sequential", "Sequential"]
+
+    def init_weights(m):  # d2l's concise chapters
+        if isinstance(m, nn.Linear):
+            nn.init.zeros_(m.weight)
+
+    model.apply(init_weights)
+    assert all((m.weight.data == 0).all() for m in model.modules() if isinstance(m, nn.Linear))
