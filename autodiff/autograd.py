@@ -61,7 +61,7 @@ def root_gradient(root, gradient, create_graph, position):
             "(nothing that produced it requires grad: create the inputs with requires_grad=True)"
         )
     if gradient is None:
-        if root.size != 1:
+        if root._data.size != 1:
             raise RuntimeError(
                 "grad can be implicitly created only for scalar outputs; this output has shape "
                 f"{root.shape}: pass gradient= (an array of that shape, the ∂L/∂output to start from)"

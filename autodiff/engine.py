@@ -369,8 +369,7 @@ def _walk(walk, retain_graph, create_graph, capture, xp, array_type):
 def _conform(node, inputs, input_grads, x, gx, data, xp, array_type):
     """A rule's gradient for input ``x`` that is not an array of its shape and dtype: checked, summed
     back over broadcast axes (the one place that undoes broadcasting) and cast."""
-    index = next(i for i, (t, g) in enumerate(zip(inputs, input_grads)) if t is x and g is gx)
-    gx = errors.check_gradient(node, index, gx, data, array_type)
+    gx = errors.check_gradient(node, (inputs, input_grads, x, gx), gx, data, array_type)
     if gx.shape != data.shape:
         gx = xp.sum_to(gx, data.shape)
     if gx.dtype != data.dtype:

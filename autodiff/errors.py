@@ -114,6 +114,9 @@ def _summable(shape, to):
 
 
 def _invalid(node, index, what):
+    if isinstance(index, tuple):  # (inputs, gradients, input, gradient): the position is found only for the message
+        inputs, grads, x, gx = index
+        index = next(i for i, (t, g) in enumerate(zip(inputs, grads)) if t is x and g is gx)
     return RuntimeError(
         f"Function {type(node).__name__}Backward returned an invalid gradient at index {index} - {what}"
     )
@@ -130,7 +133,8 @@ def gradient_count(node, got, expected):
 def check_gradient(node, index, gx, like, tensor_type):
     """``gx`` as an array (or under create_graph a Tensor) the engine can sum back to ``like``'s shape,
     or an error naming the op, the input index and both shapes. ``gx`` differs from ``like`` in type,
-    shape or dtype (the engine checks the common case, all equal, itself)."""
+    shape or dtype (the engine checks the common case, all equal, itself). ``index`` is the input's
+    position, or (inputs, gradients, input, gradient) to find it by only if there is an error."""
     if isinstance(gx, np.generic):
         gx = np.asarray(gx)
     if not isinstance(gx, (np.ndarray, tensor_type)):

@@ -32,12 +32,14 @@ class FreedTensor(Tensor):
         )
 
 
-_ZERO = {}
+_ZEROS = {}  # dtype -> a one-element array of zero, the memory every placeholder of that dtype views
 
 
 def _zero(dtype):
-    _ZERO[dtype] = np.zeros(1, dtype)
-    return _ZERO[dtype]
+    zero = _ZEROS.get(dtype)
+    if zero is None:
+        zero = _ZEROS[dtype] = np.zeros(1, dtype)
+    return zero
 
 
 def placeholder(tensor):
@@ -46,9 +48,7 @@ def placeholder(tensor):
     if kept is None:
         data = tensor._data
         # shape and dtype without memory: a read-only view of one zero (np.broadcast_to costs ten times more)
-        kept = Tensor._wrap(
-            np.ndarray(data.shape, data.dtype, _ZERO.get(data.dtype) or _zero(data.dtype), 0, (0,) * data.ndim)
-        )
+        kept = Tensor._wrap(np.ndarray(data.shape, data.dtype, _zero(data.dtype), 0, (0,) * data.ndim))
         kept._data.flags.writeable = False
         kept.__class__ = FreedTensor
         kept.grad_fn, kept.name, kept._grad = tensor.grad_fn, tensor.name, tensor._grad
