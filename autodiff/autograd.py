@@ -1,9 +1,11 @@
 """PyTorch's ``torch.autograd`` interface: gradients returned instead of accumulated into ``.grad``,
 and ``Function`` for differentiable operations written in user code (``autograd.function``)."""
 
+import sys
+
 import numpy as np
 
-from . import engine, function
+from . import engine, function, tensor
 from .errors import describe
 from .function import Function, FunctionCtx, once_differentiable
 from .tensor import Tensor
@@ -102,3 +104,6 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
         retain_graph = create_graph
     grads = [root_gradient(t, g, create_graph, i) for i, (t, g) in enumerate(zip(tensors, grad_tensors))]
     engine.run_backward(tensors, grads, retain_graph, create_graph)
+
+
+tensor._autograd = sys.modules[__name__]  # Tensor.backward calls backward() above

@@ -130,6 +130,17 @@ def gradient_count(node, got, expected):
     )
 
 
+def check_rule(node, inputs, grads, tensor_type):
+    """What a rule from outside the op catalogue returned, as a tuple with one gradient (or None) per
+    input, each an array (a Tensor under create_graph) of real numbers; or an error naming the op."""
+    if len(grads) != len(inputs):
+        raise gradient_count(node, len(grads), len(inputs))
+    return tuple(
+        gx if gx is None or type(gx) is tensor_type else check_gradient(node, i, gx, x._data, tensor_type)
+        for i, (x, gx) in enumerate(zip(inputs, grads))
+    )
+
+
 def check_gradient(node, index, gx, like, tensor_type):
     """``gx`` as an array (or under create_graph a Tensor) the engine can sum back to ``like``'s shape,
     or an error naming the op, the input index and both shapes. ``gx`` differs from ``like`` in type,

@@ -235,7 +235,7 @@ def _output_node(ctx, index, hidden):
     node.index = index
     node.inputs, node.versions, node.needs_input_grad = (hidden,), (0,), (True,)
     node.seq, node.scope, node.released = next(sequence), ctx.scope, False
-    node.saved = node.saved_output = None
+    node.saved, node.saved_output = (None,), None  # what vjp gets for its input: nothing
     return node
 
 
@@ -299,7 +299,7 @@ def connect(ctx, args, out, foreign=()):
     ctx.inputs = inputs
     ctx.versions = tuple([t._vc[0] for t in inputs])
     ctx.seq, ctx.scope, ctx.released = next(sequence), state.scope, False
-    ctx.saved = ctx.saved_output = None
+    ctx.saved, ctx.saved_output = (None,) * len(inputs), None  # backward reads ctx.saved_tensors instead
     ctx._positions = tuple(_positions(args))
     ctx._kinds = tuple("Tensor" if isinstance(a, Tensor) else type(a).__name__ for a in args)
     ctx._outputs, ctx._gathers = tuple(kinds), len(differentiable) > 1

@@ -931,8 +931,10 @@ def _made_from(op):
             return engine.apply1(op, as_tensor(input))
     else:
 
+        apply = engine.apply if op.remembers else engine.apply2
+
         def function(input, other):
-            return engine.apply2(op, *_operands(input, other))
+            return apply(op, *_operands(input, other))
 
     function.__name__ = function.__qualname__ = op.function
     function.__doc__, function.__module__ = op.__doc__, __name__

@@ -34,8 +34,8 @@ class Op:
     inputs as this op saw them, in order; once a backward has released the op,
     intermediate inputs are placeholders with their name, shape, dtype, history
     and ``.grad`` but no values: their repr says so); ``params`` (its non-tensor arguments:
-    axis, shape, index...); ``saved`` / ``saved_output`` (the arrays kept for
-    backward, None once released); ``released``; ``scope`` (the
+    axis, shape, index...); ``saved`` / ``saved_output`` (what the rule gets as
+    inputs and output: the arrays kept, None for what it does not read; None once released); ``released``; ``scope`` (the
     ``autodiff.scope`` blocks, e.g. module calls, it was recorded in, as
     ``ScopeFrame(name, call)``s, outermost first) and ``scope_names``.
 
@@ -70,9 +70,15 @@ class Op:
     frees = ()  # further attributes (arrays) forward kept for vjp, freed after backward
     twice_differentiable = True  # False for a rule written with raw numpy: create_graph then refuses it
     remembers = False  # True when ``remember`` keeps more for vjp than the inputs and the output
+    checks_rule = True  # the engine checks what vjp returns (count, types); the catalogue's rules are checked by tests
     function = None  # autodiff.<function>
     method = False  # Tensor.<function> too
     ufunc = None  # np.<ufunc>(tensor) dispatches to it
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__module__ == __name__ and "checks_rule" not in cls.__dict__:
+            cls.checks_rule = False
 
     def forward(self, *xs, **params):
         raise NotImplementedError

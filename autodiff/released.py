@@ -32,24 +32,28 @@ class FreedTensor(Tensor):
         )
 
 
-_ZEROS = {}  # dtype -> a one-element array of zero, the memory every placeholder of that dtype views
+_EMPTY = {}  # (shape, dtype) -> a read-only array of that shape and dtype whose elements all view one zero
 
 
-def _zero(dtype):
-    zero = _ZEROS.get(dtype)
-    if zero is None:
-        zero = _ZEROS[dtype] = np.zeros(1, dtype)
-    return zero
+def _empty_like(data):
+    """Shape and dtype without memory: a read-only zero-stride view of one zero, one per shape and dtype (the
+    same shapes come back every training step; np.broadcast_to costs ten times more than a dict lookup)."""
+    key = (data.shape, data.dtype)
+    empty = _EMPTY.get(key)
+    if empty is None:
+        if len(_EMPTY) >= 4096:
+            _EMPTY.clear()
+        empty = np.ndarray(data.shape, data.dtype, np.zeros(1, data.dtype), 0, (0,) * data.ndim)
+        empty.flags.writeable = False
+        _EMPTY[key] = empty
+    return empty
 
 
 def placeholder(tensor):
     """The one FreedTensor that stands for ``tensor`` in released ops."""
     kept = tensor._released_as
     if kept is None:
-        data = tensor._data
-        # shape and dtype without memory: a read-only view of one zero (np.broadcast_to costs ten times more)
-        kept = Tensor._wrap(np.ndarray(data.shape, data.dtype, _zero(data.dtype), 0, (0,) * data.ndim))
-        kept._data.flags.writeable = False
+        kept = Tensor._wrap(_empty_like(tensor._data))
         kept.__class__ = FreedTensor
         kept.grad_fn, kept.name, kept._grad = tensor.grad_fn, tensor.name, tensor._grad
         kept._requires_grad, kept._vc = True, version_counter(tensor)

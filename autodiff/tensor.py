@@ -11,6 +11,8 @@ from .versions import UNCHANGED, bump_version, version_counter
 
 _new = object.__new__
 
+_autograd = None  # autodiff.autograd, which builds on this module: it puts itself here when imported
+
 NON_LEAF_GRAD = (
     "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
     "attribute won't be populated during backward(). If you indeed want the gradient for a "
@@ -272,9 +274,9 @@ class Tensor:
         backward (default: ``create_graph``); ``create_graph`` records the backward
         pass so the gradients can be differentiated again.
         """
-        from .autograd import backward  # the engine builds on this module
-
-        backward([self], None if gradient is None else [gradient], retain_graph=retain_graph, create_graph=create_graph)
+        _autograd.backward(
+            [self], None if gradient is None else [gradient], retain_graph=retain_graph, create_graph=create_graph
+        )
 
     def detach(self):
         """The same data (shared, as in PyTorch) outside the graph: no history, no grad."""

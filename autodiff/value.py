@@ -126,7 +126,7 @@ class Value(Tensor):
             raise RuntimeError(BACKWARD_TWICE.format(node=repr(node)[1:-1]))
         inputs = inputs_for_backward(node)
         g = self._grad._data if self._grad is not None else np.zeros((), dtype=self.dtype)
-        saved = node.saved if node.saves_inputs else (None,) * len(inputs)
+        saved = node.saved
         grads = node.vjp(array_math, g, *saved, out=node.saved_output)
         for x, gx in zip(inputs, grads if type(grads) is tuple else (grads,)):
             if gx is None or not x._requires_grad:
