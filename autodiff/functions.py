@@ -930,7 +930,6 @@ def _made_from(op):
         def function(input):
             return engine.apply1(op, as_tensor(input))
     else:
-
         apply = engine.apply if op.remembers else engine.apply2
 
         def function(input, other):
