@@ -68,7 +68,7 @@ def root_gradient(root, gradient, create_graph, position):
                 "grad can be implicitly created only for scalar outputs; this output has shape "
                 f"{root.shape}: pass gradient= (an array of that shape, the ∂L/∂output to start from)"
             )
-        g = np.ones(root.shape, dtype=root.dtype)
+        g = np.ones(root._data.shape, root._data.dtype)
     else:
         try:
             g = gradient._data if isinstance(gradient, Tensor) else np.asarray(gradient)
@@ -106,4 +106,10 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
     engine.run_backward(tensors, grads, retain_graph, create_graph)
 
 
-tensor._autograd = sys.modules[__name__]  # Tensor.backward calls backward() above
+def tensor_backward(tensor, gradient=None, retain_graph=None, create_graph=False):
+    """``Tensor.backward``: ``backward([tensor], [gradient], ...)`` without making the lists."""
+    root = root_gradient(tensor, gradient, create_graph, 0)
+    engine.run_backward((tensor,), (root,), create_graph if retain_graph is None else retain_graph, create_graph)
+
+
+tensor._autograd = sys.modules[__name__]  # Tensor.backward calls tensor_backward() above

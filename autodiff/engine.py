@@ -21,7 +21,7 @@ import numpy as np
 from . import anomaly, errors, hooks
 from .accumulation import STEALS, accumulate
 from .accumulation import unshared as is_unshared
-from .grad_mode import _local, _set_differentiating_rule, set_grad_enabled
+from .grad_mode import _local, _set_differentiating_rule
 from .history import graph_inputs, graph_nodes, inputs_for_backward
 from .ops import array_math
 from .released import FREE_FROM_BYTES, let_go_of_intermediates
@@ -288,8 +288,10 @@ def _walk(walk, retain_graph, create_graph, capture, xp, array_type):
     grads, ready, leaves, keep = walk.grads, walk.ready, walk.leaves, walk.keep
     wanted, targets = walk.wanted, walk.targets
     to_free = []
-    anomalies = _local.state.anomaly
-    with set_grad_enabled(create_graph):
+    state = _local.state
+    anomalies, grad_mode = state.anomaly, state.enabled
+    state.enabled = bool(create_graph)  # rules run recorded only under create_graph
+    try:
         while ready:
             node = heappop(ready)[1]
             g = grads.pop(node)
@@ -354,6 +356,8 @@ def _walk(walk, retain_graph, create_graph, capture, xp, array_type):
                 if big_intermediate:
                     to_free.append(node)
         g = gx = input_grads = None  # drop the last references: leaves may take their arrays as is
+    finally:
+        state.enabled = grad_mode
 
     let_go_of_intermediates(to_free)  # after the walk: every retained .grad is final by now
     return walk.finish(create_graph)

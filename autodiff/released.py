@@ -10,6 +10,8 @@ import numpy as np
 from .tensor import Tensor
 from .versions import version_counter
 
+_new = object.__new__
+
 FREE_FROM_BYTES = 4096
 """Smaller intermediates stay with the graph: a placeholder would save next to nothing."""
 
@@ -53,19 +55,20 @@ def placeholder(tensor):
     """The one FreedTensor that stands for ``tensor`` in released ops."""
     kept = tensor._released_as
     if kept is None:
-        kept = Tensor._wrap(_empty_like(tensor._data))
-        kept.__class__ = FreedTensor
+        kept = _new(FreedTensor)
+        kept._data, kept._vc = _empty_like(tensor._data), version_counter(tensor)
         kept.grad_fn, kept.name, kept._grad = tensor.grad_fn, tensor.name, tensor._grad
-        kept._requires_grad, kept._vc = True, version_counter(tensor)
+        kept._requires_grad, kept._retains_grad, kept._history, kept._released_as = True, False, None, None
         tensor._released_as = kept
     return kept
-
-
-def _worth_freeing(tensor):
-    return tensor.grad_fn is not None and not tensor._freed and tensor._data.nbytes >= FREE_FROM_BYTES
 
 
 def let_go_of_intermediates(nodes):
     """Point the released ``nodes`` at placeholders of their big intermediate inputs."""
     for node in nodes:
-        node.inputs = tuple(placeholder(t) if _worth_freeing(t) else t for t in node.inputs)
+        node.inputs = tuple(
+            [
+                placeholder(t) if t.grad_fn is not None and not t._freed and t._data.nbytes >= FREE_FROM_BYTES else t
+                for t in node.inputs
+            ]
+        )

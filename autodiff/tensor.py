@@ -274,9 +274,7 @@ class Tensor:
         backward (default: ``create_graph``); ``create_graph`` records the backward
         pass so the gradients can be differentiated again.
         """
-        _autograd.backward(
-            [self], None if gradient is None else [gradient], retain_graph=retain_graph, create_graph=create_graph
-        )
+        _autograd.tensor_backward(self, gradient, retain_graph, create_graph)
 
     def detach(self):
         """The same data (shared, as in PyTorch) outside the graph: no history, no grad."""
