@@ -18,14 +18,28 @@ _UNSHARED_REFS = _getrefcount([]) + 2  # the entry's list, the local variable an
 
 
 def unshared(entry):
-    """Whether ``entry[1]`` is an array that nothing but ``entry`` refers to."""
+    """Whether ``entry[1]`` is an array that nothing but ``entry`` refers to: a fresh array, or a view of
+    all of one (a transposed product) that nothing else refers to either."""
     g = entry[1]
-    return type(g) is np.ndarray and g.base is None and _getrefcount(g) <= _UNSHARED_REFS
+    if type(g) is not np.ndarray or _getrefcount(g) > _UNSHARED_REFS or not g.flags.writeable:
+        return False
+    base = g.base
+    return base is None or (
+        type(base) is np.ndarray and base.base is None and base.size == g.size and _getrefcount(base) <= _UNSHARED_REFS
+    )
 
 
 def _stealing_is_safe():
-    held = np.zeros(1)
-    return unshared([None, np.zeros(1)]) and not unshared([None, held]) and not unshared([None, held[:]])
+    held, whole = np.zeros(1), np.zeros((2, 3))
+    return (
+        unshared([None, np.zeros(1)])
+        and unshared([None, np.zeros((3, 2)).T])
+        and not unshared([None, held])
+        and not unshared([None, held[:]])
+        and not unshared([None, whole.T])
+        and not unshared([None, np.zeros(4)[:2]])
+        and not unshared([None, np.broadcast_to(np.zeros(3), (3,))])
+    )
 
 
 STEALS = _stealing_is_safe()

@@ -334,6 +334,8 @@ def _walk(walk, retain_graph, create_graph, capture, xp, array_type):
                     entry = leaves.get(id(x))
                     if entry is None:
                         leaves[id(x)] = [x, gx]
+                    elif STEALS and is_unshared(entry):  # an array only this walk holds: added into
+                        entry[1] += gx
                     else:
                         entry[1] = entry[1] + gx
                     continue

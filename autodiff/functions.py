@@ -464,6 +464,15 @@ def concatenate(tensors, axis=0, *, dim=None):
     return engine.apply(ops.Concatenate, *tensors, axis=axis)
 
 
+def sum_of_squares(tensors):
+    """Σ x² over every element of ``tensors`` (a tensor or a list of them), one pass per tensor without
+    making the squares: ``sum_of_squares([W1, W2])`` is ‖W1‖² + ‖W2‖² (d2l's weight penalty without λ/2)."""
+    tensors = [as_tensor(t) for t in (tensors if isinstance(tensors, (list, tuple)) else [tensors])]
+    if not tensors:
+        raise ValueError("sum_of_squares needs at least one tensor")
+    return engine.apply(ops.SumOfSquares, *tensors)
+
+
 def stack(tensors, axis=0, *, dim=None):
     """Tensors of one shape joined along a new axis."""
     if dim is not None:

@@ -328,6 +328,12 @@ class Mul(Op):
 
     def vjp(self, xp, g, x, y, out):
         nx, ny = self.needs_input_grad
+        if nx and ny and self.inputs[0] is self.inputs[1]:  # x ⊙ x: ∂L/∂x = 2 g ⊙ x, made once (it is summed anyway)
+            gx = g * x
+            if type(gx) is np.ndarray:
+                gx += gx
+                return gx, None
+            return gx + gx, None
         return (g * y if nx else None), (g * x if ny else None)
 
 
@@ -400,9 +406,22 @@ class Matmul(Op):
             gx = xp.matmul(g2, xp.reshape(y, (1, -1))) if nx else None
             gy = xp.squeeze(xp.matmul(_matrix_transpose(xp, x), g2), -1) if ny else None
             return gx, gy
+        if x.ndim == 2 and y.ndim == 2 and type(g) is np.ndarray:
+            # Each gradient in its input's memory order (as PyTorch's mm_mat2_backward): for x @ W.T, the
+            # gradient of W.T is computed as (gᵀx)ᵀ, so W's gradient comes out C-ordered like W (an F-ordered
+            # one makes W -= lr * W.grad many times slower).
+            gx = ((y @ g.T).T if _column_ordered(x) else g @ y.T) if nx else None
+            gy = ((g.T @ x).T if _column_ordered(y) else x.T @ g) if ny else None
+            return gx, gy
         gx = xp.matmul(g, _matrix_transpose(xp, y)) if nx else None
         gy = xp.matmul(_matrix_transpose(xp, x), g) if ny else None
         return gx, gy
+
+
+def _column_ordered(a):
+    """Whether the matrix ``a`` is stored column by column (a transposed view, such as W.T)."""
+    flags = a.flags
+    return flags.f_contiguous and not flags.c_contiguous
 
 
 class Einsum(Op):
@@ -1023,7 +1042,8 @@ class Transpose(Op):
         return np.transpose(x, self.axes)
 
     def vjp(self, xp, g, x, out):
-        return xp.transpose(g, tuple(np.argsort(self.axes)))
+        axes = self.axes  # the inverse permutation: where each axis went
+        return xp.transpose(g, tuple(sorted(range(len(axes)), key=axes.__getitem__)))
 
 
 class BroadcastTo(Op):
@@ -1151,6 +1171,23 @@ class Concatenate(Op):
     def vjp(self, xp, g, *xs, out):
         lead = (slice(None),) * self.axis
         return tuple(g[lead + (slice(a, b),)] for a, b in zip(self.bounds[:-1], self.bounds[1:]))
+
+
+class SumOfSquares(Op):
+    """z = Σᵢ Σ xᵢ² over every element of every input, one pass each (no squares made).   ∂L/∂xᵢ = 2 g xᵢ"""
+
+    __slots__ = ()
+
+    name = "sum_of_squares"
+    function, method = "sum_of_squares", False
+
+    def forward(self, *xs):
+        dtype = np.result_type(*xs)
+        return np.asarray(sum(np.vdot(x, x) for x in xs), dtype=dtype)
+
+    def vjp(self, xp, g, *xs, out):
+        twice = g + g
+        return tuple(x * twice if needed else None for x, needed in zip(xs, self.needs_input_grad))
 
 
 CATALOGUE = tuple(

@@ -130,10 +130,7 @@ def l2_penalty(params, lam):
 
     Adding it to the loss gives the gradients of ``weight_decay=lam`` in SGD or Adam.
     """
-    total = None
-    for p in params:
-        square = (p * p).sum()
-        total = square if total is None else total + square
-    if total is None:
+    params = list(params)
+    if not params:
         return ad.Tensor(0.0)
-    return total * (0.5 * lam)
+    return ad.sum_of_squares(params) * (0.5 * lam)

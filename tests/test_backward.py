@@ -418,6 +418,58 @@ def test_leaves_take_fresh_gradients_without_a_copy_but_never_a_shared_one():
     np.testing.assert_array_equal(g, np.ones(3))
 
 
+def test_gradients_of_many_paths_are_summed_into_one_array_the_caller_never_sees_changed():
+    """A leaf reached by many paths: the engine adds later gradients into the first one's array when
+    only it holds that array, never into one the caller (or another gradient) holds."""
+    rng = np.random.default_rng(0)
+    data = rng.standard_normal((4, 3))
+    x = Tensor(data.copy(), requires_grad=True)
+    h = Tensor(rng.standard_normal((5, 3)))
+    terms = [(x * x).sum(), (h @ x.T).sum(), (x * 3.0).sum(), x.T.sum(), (x + x).sum(), (x.exp() * x).sum()]
+    total = terms[0]
+    for t in terms[1:]:
+        total = total + t
+    g = np.ones(())
+    total.backward(g)
+    expected = 2 * data + np.ones((5, 4)).T @ h.data + 3 + 1 + 2 + np.exp(data) * (1 + data)
+    np.testing.assert_allclose(x.grad.data, expected, rtol=1e-12)
+    np.testing.assert_array_equal(x.data, data)
+    assert g == 1.0 and x.grad.data.flags.writeable
+    shared = Tensor(np.ones(3), requires_grad=True)
+    cotangent = np.ones(3)
+    (shared + shared * 2.0).backward(cotangent)  # add hands the caller's array on: it is never written
+    np.testing.assert_array_equal(cotangent, np.ones(3))
+    np.testing.assert_array_equal(shared.grad.data, np.full(3, 3.0))
+
+
+def test_a_tensor_times_itself_and_two_tensors_sharing_an_array():
+    a = Tensor(np.array([1.0, -2.0, 3.0]), requires_grad=True)
+    (a * a).sum().backward()
+    np.testing.assert_array_equal(a.grad.data, 2 * a.data)
+    b = a.detach().requires_grad_()  # the same array, another tensor: each gets the other as gradient
+    a.grad = None
+    (a * b * np.array([1.0, 2.0, 3.0])).sum().backward()
+    np.testing.assert_array_equal(a.grad.data, b.data * [1, 2, 3])
+    np.testing.assert_array_equal(b.grad.data, a.data * [1, 2, 3])
+
+
+def test_weight_gradients_of_transposed_products_keep_the_weights_memory_order():
+    """h @ W.T (PyTorch's layout for linear layers): W.grad comes out row-ordered like W, as in PyTorch
+    (a column-ordered one makes W -= lr * W.grad several times slower)."""
+    rng = np.random.default_rng(1)
+    W = Tensor(rng.standard_normal((5, 3)), requires_grad=True)
+    A = Tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    h = Tensor(rng.standard_normal((4, 3)), requires_grad=True)
+    g = rng.standard_normal((4, 5))
+    (h @ W.T).backward(g)
+    assert W.grad.data.flags.c_contiguous and h.grad.data.flags.c_contiguous
+    np.testing.assert_allclose(W.grad.data, g.T @ h.data, rtol=1e-12)
+    np.testing.assert_allclose(h.grad.data, g @ W.data, rtol=1e-12)
+    (A.T @ W.T).backward(g)
+    assert A.grad.data.flags.c_contiguous
+    np.testing.assert_allclose(A.grad.data, (g @ W.data).T, rtol=1e-12)
+
+
 def test_backward_leaves_the_cyclic_collector_as_it_found_it():
     import gc
 

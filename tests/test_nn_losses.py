@@ -79,6 +79,24 @@ def test_l2_penalty_is_half_lambda_times_squared_frobenius_norms():
     assert F.l2_penalty([], 0.1).item() == 0.0
 
 
+def test_l2_penalty_is_one_op_and_equals_the_explicit_spelling():
+    """d2l's s = λ/2 (‖W1‖² + ‖W2‖²), fused (one pass per weight, no squares made) or written out:
+    the same value and gradients to round-off."""
+    rng = np.random.default_rng(0)
+    data = [rng.standard_normal((6, 4)).astype(np.float32), rng.standard_normal((3, 6)).astype(np.float32)]
+    fused = [ad.Tensor(d, requires_grad=True) for d in data]
+    written = [ad.Tensor(d, requires_grad=True) for d in data]
+    s_fused = F.l2_penalty(fused, 1e-2)
+    s_written = 1e-2 / 2 * ((written[0] * written[0]).sum() + (written[1] * written[1]).sum())
+    assert s_fused.grad_fn.input_tensors[0].grad_fn.name == "sum_of_squares"
+    np.testing.assert_allclose(s_fused.item(), s_written.item(), rtol=1e-6)
+    s_fused.backward()
+    s_written.backward()
+    for a, b in zip(fused, written):
+        assert a.grad.dtype == np.float32
+        np.testing.assert_allclose(a.grad.data, b.grad.data, rtol=1e-6)
+
+
 def test_activations_are_the_engine_functions():
     x = rng.standard_normal((2, 3))
     np.testing.assert_allclose(F.relu(x).data, np.maximum(x, 0))

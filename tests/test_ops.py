@@ -207,6 +207,8 @@ def _cases():
         ("concatenate0", lambda x, y: ad.concatenate([x, y, x], axis=0), [(2, 3), (1, 3)], None),
         ("concatenate-1", lambda x, y: ad.concatenate([x, y], axis=-1), [(2, 3), (2, 2)], None),
         ("stack", lambda x, y: ad.stack([x, y]), [(2, 3), (2, 3)], None),
+        ("sum_of_squares", lambda x, y: ad.sum_of_squares([x, y, x]), [(2, 3), (4,)], None),
+        ("sum_of_squares_one", lambda x: ad.sum_of_squares(x), [()], None),
         ("stack1", lambda x, y: ad.stack([x, y, x], axis=1), [(2, 3), (2, 3)], None),
         ("linear", lambda x, w, b: ad.linear(x, w, b), [(5, 3), (4, 3), (4,)], None),
         ("linear_no_bias", lambda x, w: ad.linear(x, w), [(5, 3), (4, 3)], None),

@@ -390,6 +390,16 @@ def _stack(draw):
     )
 
 
+def _sum_of_squares(draw):
+    shapes = [draw(SHAPE) for _ in range(draw(st.integers(1, 3)))]
+    return (
+        lambda *xs: ad.sum_of_squares(list(xs)),
+        lambda *xs: sum(np.sum(x * x) for x in xs),
+        [real(draw, s) for s in shapes],
+        {},
+    )
+
+
 def _prod(draw):
     shape = draw(SHAPE)
     axis, keepdims = axes(draw, len(shape)), draw(st.booleans())
@@ -640,6 +650,7 @@ OPS = {
     "scatter_add": _scatter_add,
     "concatenate": _concatenate,
     "stack": _stack,
+    "sum_of_squares": _sum_of_squares,
     "cat": _joined("cat", lambda xs: np.concatenate(xs, axis=0)),
     "hstack": _joined("hstack", np.hstack),
     "vstack": _joined("vstack", np.vstack),
