@@ -365,7 +365,9 @@ def reshape(x, shape):
 def transpose(x, axes=None):
     """x with its axes permuted (reversed when ``axes`` is None)."""
     x = as_tensor(x)
-    return _shares_version(engine.apply1(ops.Transpose, x, axes=axes), x)
+    result = engine.apply1(ops.Transpose, x, axes=axes)
+    result._vc = _version_counter(x)  # always a view: in-place writes through either are seen by both
+    return result
 
 
 def swapaxes(x, axis1, axis2):

@@ -124,6 +124,9 @@ class Op:
 # --------------------------------------------------------------------------- helpers
 
 
+_add_reduce = np.add.reduce  # np.sum without its Python wrapper
+
+
 def sum_to(x, shape):
     """Sum ``x`` over the axes that broadcasting added or stretched, giving ``shape``.
 
@@ -139,7 +142,7 @@ def sum_to(x, shape):
             return x
     lead = x.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
-    return x.sum(axis=axes, keepdims=True).reshape(shape)
+    return _add_reduce(x, axis=axes, keepdims=True).reshape(shape)
 
 
 def is_basic_index(index):
@@ -810,7 +813,7 @@ class Sum(Op):
 
     def forward(self, x, axis=None, keepdims=False):
         self.axis, self.keepdims, self.input_shape = axis, keepdims, x.shape
-        return np.sum(x, axis=axis, keepdims=keepdims)
+        return _add_reduce(x, axis=axis, keepdims=keepdims)
 
     def vjp(self, xp, g, x, out):
         return xp.broadcast_to(xp.reshape(g, _kept_shape(self.input_shape, self.axis)), self.input_shape)
@@ -1039,7 +1042,7 @@ class Transpose(Op):
         if axes is not None and sorted(a % max(x.ndim, 1) for a in axes) != list(range(x.ndim)):
             raise ValueError(f"axes {tuple(axes)!r} are not a permutation of the {x.ndim} axes")
         self.axes = tuple(range(x.ndim))[::-1] if axes is None else tuple(a % x.ndim for a in axes)
-        return np.transpose(x, self.axes)
+        return x.transpose(self.axes)
 
     def vjp(self, xp, g, x, out):
         axes = self.axes  # the inverse permutation: where each axis went
