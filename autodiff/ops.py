@@ -332,6 +332,8 @@ class Mul(Op):
     def vjp(self, xp, g, x, y, out):
         nx, ny = self.needs_input_grad
         if nx and ny and self.inputs[0] is self.inputs[1]:  # x ⊙ x: ∂L/∂x = 2 g ⊙ x, made once (it is summed anyway)
+            if type(g) is np.ndarray and g.ndim and not any(g.strides):  # one number broadcast (a sum's backward)
+                return x * (2 * g.flat[0]), None
             gx = g * x
             if type(gx) is np.ndarray:
                 gx += gx
