@@ -44,8 +44,9 @@ class Op:
     ``needs_input_grad``, ``seq`` (creation order) and ``scope``.
 
     An entry's public surface is declared with it, and the rest of the library is made from it:
-    ``function`` names autodiff's function for the op (made by :mod:`autodiff.functions` when
-    ``forward`` takes only arrays, otherwise written there by hand to check its arguments),
+    ``function`` names autodiff's function for the op (the entry's ``name`` unless it sets another;
+    made by :mod:`autodiff.functions` when ``forward`` takes only arrays, otherwise written there by
+    hand to check its arguments),
     ``method`` makes it a Tensor method too, ``ufunc`` is the numpy ufunc that dispatches to it.
     """
 
@@ -71,14 +72,17 @@ class Op:
     twice_differentiable = True  # False for a rule written with raw numpy: create_graph then refuses it
     remembers = False  # True when ``remember`` keeps more for vjp than the inputs and the output
     checks_rule = True  # the engine checks what vjp returns (count, types); the catalogue's rules are checked by tests
-    function = None  # autodiff.<function>
+    function = None  # autodiff.<function>: the op's name, for the entries of the catalogue (this module)
     method = False  # Tensor.<function> too
     ufunc = None  # np.<ufunc>(tensor) dispatches to it
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if cls.__module__ == __name__ and "checks_rule" not in cls.__dict__:
-            cls.checks_rule = False
+        if cls.__module__ == __name__:  # an entry of the catalogue
+            if "checks_rule" not in cls.__dict__:
+                cls.checks_rule = False
+            if "function" not in cls.__dict__:
+                cls.function = cls.name
 
     def forward(self, *xs, **params):
         raise NotImplementedError
@@ -275,7 +279,6 @@ class Add(Op):
     __slots__ = ()
 
     name, saves_inputs = "add", False
-    function, method = "add", False
     ufunc = np.add
 
     def forward(self, x, y):
@@ -291,7 +294,6 @@ class Sub(Op):
     __slots__ = ()
 
     name, saves_inputs = "sub", False
-    function, method = "sub", False
     ufunc = np.subtract
 
     def forward(self, x, y):
@@ -307,7 +309,6 @@ class Neg(Op):
     __slots__ = ()
 
     name, saves_inputs = "neg", False
-    function, method = "neg", False
     ufunc = np.negative
 
     def forward(self, x):
@@ -323,7 +324,6 @@ class Mul(Op):
     __slots__ = ()
 
     name = "mul"
-    function, method = "mul", False
     ufunc = np.multiply
 
     def forward(self, x, y):
@@ -332,7 +332,7 @@ class Mul(Op):
     def vjp(self, xp, g, x, y, out):
         nx, ny = self.needs_input_grad
         if nx and ny and self.inputs[0] is self.inputs[1]:  # x ⊙ x: ∂L/∂x = 2 g ⊙ x, made once (it is summed anyway)
-            if type(g) is np.ndarray and g.ndim and not any(g.strides):  # one number broadcast (a sum's backward)
+            if type(g) is np.ndarray and g.size > 1 and not any(g.strides):  # one number broadcast (a sum's backward)
                 return x * (2 * g.flat[0]), None
             gx = g * x
             if type(gx) is np.ndarray:
@@ -348,7 +348,6 @@ class Div(Op):
     __slots__ = ()
 
     name = "div"
-    function, method = "div", False
     ufunc = np.true_divide
 
     def forward(self, x, y):
@@ -365,7 +364,7 @@ class Pow(Op):
     __slots__ = ()
 
     name, saves_output = "pow", True
-    function, method = "pow", True
+    method = True
     ufunc = np.power
 
     def forward(self, x, y):
@@ -391,7 +390,7 @@ class Matmul(Op):
     __slots__ = ()
 
     name = "matmul"
-    function, method = "matmul", True
+    method = True
     ufunc = np.matmul
 
     def forward(self, x, y):
@@ -440,7 +439,6 @@ class Einsum(Op):
     __slots__ = ("operands", "output", "sizes")
 
     name = "einsum"
-    function, method = "einsum", False
 
     def forward(self, *xs, operands=(), output=""):
         self.operands, self.output, self.sizes = operands, output, {}
@@ -477,7 +475,6 @@ class Linear(Op):
 
     __slots__ = ()
     name = "linear"
-    function, method = "linear", False
 
     def forward(self, x, w, *b):
         if x.ndim == 0 or w.ndim != 2 or x.shape[-1] != w.shape[1]:
@@ -514,7 +511,7 @@ class Exp(Op):
     __slots__ = ()
 
     name, saves_inputs, saves_output = "exp", False, True
-    function, method = "exp", True
+    method = True
     ufunc = np.exp
 
     def forward(self, x):
@@ -530,7 +527,7 @@ class Log(Op):
     __slots__ = ()
 
     name = "log"
-    function, method = "log", True
+    method = True
     ufunc = np.log
 
     def forward(self, x):
@@ -546,7 +543,7 @@ class Log1p(Op):
     __slots__ = ()
 
     name = "log1p"
-    function, method = "log1p", True
+    method = True
     ufunc = np.log1p
 
     def forward(self, x):
@@ -562,7 +559,7 @@ class Sqrt(Op):
     __slots__ = ()
 
     name, saves_inputs, saves_output = "sqrt", False, True
-    function, method = "sqrt", True
+    method = True
     ufunc = np.sqrt
 
     def forward(self, x):
@@ -578,7 +575,7 @@ class Sin(Op):
     __slots__ = ()
 
     name = "sin"
-    function, method = "sin", True
+    method = True
     ufunc = np.sin
 
     def forward(self, x):
@@ -594,7 +591,7 @@ class Cos(Op):
     __slots__ = ()
 
     name = "cos"
-    function, method = "cos", True
+    method = True
     ufunc = np.cos
 
     def forward(self, x):
@@ -610,7 +607,7 @@ class Sinh(Op):
     __slots__ = ()
 
     name = "sinh"
-    function, method = "sinh", True
+    method = True
     ufunc = np.sinh
 
     def forward(self, x):
@@ -626,7 +623,7 @@ class Cosh(Op):
     __slots__ = ()
 
     name = "cosh"
-    function, method = "cosh", True
+    method = True
     ufunc = np.cosh
 
     def forward(self, x):
@@ -642,7 +639,7 @@ class Tanh(Op):
     __slots__ = ()
 
     name, saves_inputs, saves_output = "tanh", False, True
-    function, method = "tanh", True
+    method = True
     ufunc = np.tanh
 
     def forward(self, x):
@@ -658,7 +655,7 @@ class Sigmoid(Op):
     __slots__ = ()
 
     name, saves_inputs, saves_output = "sigmoid", False, True
-    function, method = "sigmoid", True
+    method = True
 
     def forward(self, x):
         return sigmoid(x)
@@ -673,7 +670,7 @@ class Softplus(Op):
     __slots__ = ()
 
     name = "softplus"
-    function, method = "softplus", True
+    method = True
 
     def forward(self, x):
         return np.logaddexp(x.dtype.type(0), x)
@@ -688,7 +685,7 @@ class Relu(Op):
     __slots__ = ()
 
     name = "relu"
-    function, method = "relu", True
+    method = True
 
     def forward(self, x):
         return np.maximum(x, x.dtype.type(0))
@@ -703,7 +700,7 @@ class Abs(Op):
     __slots__ = ()
 
     name = "abs"
-    function, method = "abs", True
+    method = True
     ufunc = np.absolute
 
     def forward(self, x):
@@ -720,7 +717,7 @@ class Maximum(Op):
 
     name, saves_inputs, frees, remembers = "maximum", False, ("share",), True
     pick, choose = staticmethod(np.greater), staticmethod(np.maximum)
-    function, method = "maximum", True
+    method = True
     ufunc = np.maximum
 
     def forward(self, x, y):
@@ -740,7 +737,7 @@ class Minimum(Maximum):
 
     name = "minimum"
     pick, choose = staticmethod(np.less), staticmethod(np.minimum)
-    function, method = "minimum", True
+    method = True
     ufunc = np.minimum
 
 
@@ -750,7 +747,7 @@ class Clip(Op):
     __slots__ = ("lo", "hi", "inside")
 
     name, saves_inputs, frees, remembers = "clip", False, ("inside",), True
-    function, method = "clip", True
+    method = True
 
     def forward(self, x, lo=None, hi=None):
         lo, hi = (b if b is None else np.asarray(b, dtype=weak_result_type(x.dtype, b)) for b in (lo, hi))
@@ -776,7 +773,6 @@ class Where(Op):
     __slots__ = ("cond",)
 
     name, saves_inputs, frees = "where", False, ("cond",)
-    function, method = "where", False
 
     def forward(self, x, y, cond=None):
         self.cond = cond
@@ -792,7 +788,7 @@ class Cast(Op):
     __slots__ = ("dtype",)
 
     name, saves_inputs = "astype", False
-    function, method = "astype", True
+    method = True
 
     def forward(self, x, dtype=None):
         self.dtype = np.dtype(dtype)
@@ -811,7 +807,7 @@ class Sum(Op):
     __slots__ = ("axis", "keepdims", "input_shape")
 
     name, saves_inputs = "sum", False
-    function, method = "sum", True
+    method = True
 
     def forward(self, x, axis=None, keepdims=False):
         self.axis, self.keepdims, self.input_shape = axis, keepdims, x.shape
@@ -828,7 +824,7 @@ class Max(Op):
 
     name, saves_inputs, frees, remembers = "max", False, ("share",), True
     reduce = staticmethod(np.max)
-    function, method = "max", True
+    method = True
 
     def forward(self, x, axis=None, keepdims=False):
         self.axis, self.keepdims, self.input_shape = axis, keepdims, x.shape
@@ -849,7 +845,7 @@ class Min(Max):
 
     name = "min"
     reduce = staticmethod(np.min)
-    function, method = "min", True
+    method = True
     ufunc = None
 
 
@@ -883,7 +879,7 @@ class Prod(Op):
     __slots__ = ("axis", "keepdims", "input_shape")
 
     name = "prod"
-    function, method = "prod", True
+    method = True
 
     def forward(self, x, axis=None, keepdims=False):
         self.axis, self.keepdims, self.input_shape = axis, keepdims, x.shape
@@ -899,7 +895,7 @@ class Cumsum(Op):
     __slots__ = ("axis",)
 
     name, saves_inputs = "cumsum", False
-    function, method = "cumsum", True
+    method = True
 
     def forward(self, x, axis=0):
         self.axis = axis
@@ -916,7 +912,7 @@ class LogSumExp(Op):
     __slots__ = ("axis", "keepdims", "input_shape")
 
     name, saves_output = "logsumexp", True
-    function, method = "logsumexp", True
+    method = True
 
     def forward(self, x, axis=None, keepdims=False):
         self.axis, self.keepdims, self.input_shape = axis, keepdims, x.shape
@@ -936,7 +932,7 @@ class Softmax(Op):
     __slots__ = ("axis",)
 
     name, saves_inputs, saves_output = "softmax", False, True
-    function, method = "softmax", True
+    method = True
 
     def forward(self, x, axis=-1):
         self.axis = axis
@@ -953,7 +949,7 @@ class LogSoftmax(Op):
     __slots__ = ("axis",)
 
     name, saves_inputs, saves_output = "log_softmax", False, True
-    function, method = "log_softmax", True
+    method = True
 
     def forward(self, x, axis=-1):
         self.axis = axis
@@ -975,7 +971,6 @@ class CrossEntropy(Op):
 
     __slots__ = ("labels", "reduction", "probs")
     name, frees = "cross_entropy", ("probs",)
-    function, method = "cross_entropy", False
 
     def forward(self, x, labels=None, reduction="none"):
         self.labels, self.reduction = labels, reduction
@@ -1020,7 +1015,7 @@ class Reshape(Op):
     __slots__ = ("input_shape", "shape")
 
     name, saves_inputs = "reshape", False
-    function, method = "reshape", True
+    method = True
 
     def forward(self, x, shape=None):
         self.input_shape, self.shape = x.shape, shape
@@ -1036,7 +1031,7 @@ class Transpose(Op):
     __slots__ = ("axes",)
 
     name, saves_inputs = "transpose", False
-    function, method = "transpose", True
+    method = True
 
     def forward(self, x, axes=None):
         if axes is not None and not all(isinstance(a, (int, np.integer)) for a in axes):
@@ -1057,7 +1052,7 @@ class BroadcastTo(Op):
     __slots__ = ("input_shape", "shape")
 
     name, saves_inputs = "broadcast_to", False
-    function, method = "broadcast_to", True
+    method = True
 
     def forward(self, x, shape=None):
         self.input_shape, self.shape = x.shape, shape
@@ -1076,7 +1071,7 @@ class SumTo(Op):
     __slots__ = ("input_shape", "shape")
 
     name, saves_inputs = "sum_to", False
-    function, method = "sum_to", True
+    method = True
 
     def forward(self, x, shape=None):
         self.input_shape, self.shape = x.shape, shape
@@ -1095,7 +1090,6 @@ class GetItem(Op):
     __slots__ = ("index", "input_shape")
 
     name, saves_inputs, frees = "getitem", False, ("index",)
-    function, method = "getitem", False
 
     def forward(self, x, index=None):
         self.index, self.input_shape = index, x.shape
@@ -1111,7 +1105,6 @@ class ScatterAdd(Op):
     __slots__ = ("index",)
 
     name, saves_inputs, frees = "scatter_add", False, ("index",)
-    function, method = "scatter_add", False
 
     def forward(self, x, index=None, shape=None):
         self.index = index
@@ -1131,7 +1124,6 @@ class SetItem(Op):
     __slots__ = ("index", "keep", "written")
 
     name, saves_inputs, frees, remembers = "setitem", False, ("index", "keep", "written"), True
-    function, method = "setitem", False
 
     def forward(self, x, v, index=None):
         self.index = index
@@ -1164,7 +1156,6 @@ class Concatenate(Op):
     __slots__ = ("axis", "bounds")
 
     name, saves_inputs = "concatenate", False
-    function, method = "concatenate", False
 
     def forward(self, *xs, axis=0):
         if xs[0].ndim == 0:
@@ -1184,7 +1175,6 @@ class SumOfSquares(Op):
     __slots__ = ()
 
     name = "sum_of_squares"
-    function, method = "sum_of_squares", False
 
     def forward(self, *xs):
         dtype = np.result_type(*xs)

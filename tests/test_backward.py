@@ -446,6 +446,10 @@ def test_a_tensor_times_itself_and_two_tensors_sharing_an_array():
     a = Tensor(np.array([1.0, -2.0, 3.0]), requires_grad=True)
     (a * a).sum().backward()
     np.testing.assert_array_equal(a.grad.data, 2 * a.data)
+    for shape in [(0,), (1,), (2, 0), (), (3, 1)]:  # the backward of a sum is one number broadcast
+        e = Tensor(np.full(shape, 1.5), requires_grad=True)
+        (e * e).sum().backward()
+        np.testing.assert_array_equal(e.grad.data, np.full(shape, 3.0))
     b = a.detach().requires_grad_()  # the same array, another tensor: each gets the other as gradient
     a.grad = None
     (a * b * np.array([1.0, 2.0, 3.0])).sum().backward()
