@@ -174,3 +174,12 @@ def test_micrograd_demo_engines_agree():
     checks = micrograd_demo.check_losses(results)
     assert len(checks["autodiff"]["losses"]) == 3  # warm-up, timed, gc paused
     assert checks["micrograd"]["ok"], checks
+
+
+@pytest.mark.parametrize("name", ["chain", "mlp-small", "mlp-mnist", "deep-chain"])
+def test_instruction_count_workloads_run(name):
+    """``python -m benchmarks.instructions`` counts these under valgrind; here they run once, plainly."""
+    from benchmarks import instructions
+
+    assert name in instructions.WORKLOADS
+    instructions.child(name, 1)
