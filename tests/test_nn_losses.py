@@ -205,3 +205,13 @@ def test_shapes_are_checked():
         F.cross_entropy(LOGITS, np.array([0, 4, 1, 1, 2, 3]))
     with pytest.raises(ValueError, match=r"hinge_loss: targets must be -1 or \+1 \(for 0/1 labels pass 2 \* y - 1\)"):
         F.hinge_loss(np.ones(3), np.array([0, 1, 1]))
+
+
+def test_sum_of_squares_of_no_tensors_is_refused_and_one_tensor_needs_no_list():
+    with pytest.raises(ValueError, match=r"sum_of_squares needs at least one tensor"):
+        ad.sum_of_squares([])
+    x = ad.Tensor(np.array([[1.0, 2.0], [3.0, -4.0]]), requires_grad=True)
+    s = ad.sum_of_squares(x)
+    assert s.item() == 30.0 and s.grad_fn.name == "sum_of_squares"
+    s.backward()
+    np.testing.assert_array_equal(x.grad.data, 2 * x.data)
