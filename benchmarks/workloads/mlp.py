@@ -92,15 +92,33 @@ def autodiff_step(p):
 
 
 def numpy_step(p):
-    """Backprop by hand, the textbook's full-matrix equations (Nielsen ch. 2) over the batch.
+    """Backprop by hand (``numpy_backprop``), SGD with weight decay on every parameter, as ``optim.SGD``."""
+    lr, decay = np.float32(p.lr), np.float32(1 - p.lr * p.weight_decay)
+
+    def update(W, b, grad_W, grad_b):  # w ← (1 − lr·λ) w − lr·∇w
+        W *= decay
+        grad_W *= lr
+        W -= grad_W
+        b *= decay
+        grad_b *= lr
+        b -= grad_b
+
+    return numpy_backprop(p, update)
+
+
+def numpy_backprop(p, update, lam=0.0):
+    """Backprop by hand, the textbook's full-matrix equations (Nielsen ch. 2) over the batch; the step
+    function, which calls ``update(W, b, grad_W, grad_b)`` for each layer (arrays updated in place).
 
     float32 throughout; every array a step needs (pre-activations, deltas,
     gradients) is allocated once and written with ``out=`` / in place: the forward
     pass (bias add, ReLU), the output delta in the softmax's own buffer, the updates.
+    With ``lam``, d2l's penalty: J += λ/2 Σ ⟨W, W⟩ (``np.vdot``: one pass, no temporary) and
+    ∇W += λW, before the update.
     """
     params = [(W.copy(), b.copy()) for W, b in p.init]
     X, y, n, last = p.X, p.y, len(p.X), len(p.init) - 1
-    lr, decay = np.float32(p.lr), np.float32(1 - p.lr * p.weight_decay)
+    lam = np.float32(lam)
     rows = np.arange(n)
     zs = [np.empty((n, W.shape[0]), np.float32) for W, _ in params]  # zˡ, then aˡ = relu(zˡ)
     deltas = [None] + [np.empty((n, W.shape[1]), np.float32) for W, _ in params[1:]]
@@ -126,6 +144,8 @@ def numpy_step(p):
             a -= y
             loss = np.mean(a * a)
             a *= 2 / a.size
+        if lam:  # s = λ/2 Σ ‖W‖², before the weights change
+            loss = loss + lam / 2 * sum(np.vdot(W, W) for W, _ in params)
         delta = a
         for i in range(last, -1, -1):
             W, b = params[i]
@@ -136,12 +156,9 @@ def numpy_step(p):
             if i:  # δˡ⁻¹ = (δˡ W) ⊙ relu'(zˡ⁻¹), before W changes
                 delta = np.matmul(delta, W, out=deltas[i])
                 delta *= below > 0
-            W *= decay  # w ← (1 − lr·λ) w − lr·∇w
-            grad_W *= lr
-            W -= grad_W
-            b *= decay
-            grad_b *= lr
-            b -= grad_b
+            if lam:  # ∂J/∂W = ∂L/∂W + λW
+                grad_W += lam * W
+            update(W, b, grad_W, grad_b)
         return loss
 
     return step

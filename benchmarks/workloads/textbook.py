@@ -120,59 +120,18 @@ def torch_step(p, penalty=None, lam=LAMBDA):
 
 
 def numpy_step(p, penalty=None, lam=LAMBDA):
-    """Backprop by hand (``mlp.numpy_step``'s equations and buffers), the penalty added by hand:
-    J += λ/2 Σ ⟨W, W⟩ (``np.vdot``: one pass, no temporary), ∇W += λW, then W −= lr ∇W."""
+    """Backprop by hand (``mlp.numpy_backprop``), the penalty added by hand: J += λ/2 Σ ⟨W, W⟩
+    (``np.vdot``: one pass, no temporary), ∇W += λW, then W −= lr ∇W."""
     _check(penalty)
-    params = [(W.copy(), b.copy()) for W, b in p.init]
-    X, y, n, last = p.X, p.y, len(p.X), len(p.init) - 1
     lr = np.float32(p.lr)
-    lam = np.float32(lam if penalty is not None else 0.0)
-    rows = np.arange(n)
-    zs = [np.empty((n, W.shape[0]), np.float32) for W, _ in params]  # zˡ, then aˡ = relu(zˡ)
-    deltas = [None] + [np.empty((n, W.shape[1]), np.float32) for W, _ in params[1:]]
-    grads = [(np.empty_like(W), np.empty_like(b)) for W, b in params]
 
-    def step():
-        a = X  # a⁰ = x; aˡ = relu(aˡ⁻¹ Wᵀ + b); the last layer is linear
-        for i, (W, b) in enumerate(params):
-            a = np.matmul(a, W.T, out=zs[i])
-            a += b
-            if i < last:
-                np.maximum(a, 0, out=a)
-        if p.loss == "ce":  # δᴸ = (softmax(z) − onehot(y)) / n
-            a -= a.max(axis=1, keepdims=True)
-            logit_y = a[rows, y]
-            np.exp(a, out=a)
-            total = a.sum(axis=1, keepdims=True)
-            loss = np.log(total).mean() - logit_y.mean()
-            a /= total
-            a[rows, y] -= 1
-            a /= n
-        else:  # δᴸ = 2 (a − y) / n
-            a -= y
-            loss = np.mean(a * a)
-            a *= 2 / a.size
-        if lam:  # s = λ/2 Σ ‖W‖², before the weights change
-            loss = loss + lam / 2 * sum(np.vdot(W, W) for W, _ in params)
-        delta = a
-        for i in range(last, -1, -1):
-            W, b = params[i]
-            grad_W, grad_b = grads[i]
-            below = zs[i - 1] if i else X
-            np.matmul(delta.T, below, out=grad_W)
-            np.sum(delta, axis=0, out=grad_b)
-            if i:  # δˡ⁻¹ = (δˡ W) ⊙ relu'(zˡ⁻¹), before W changes
-                delta = np.matmul(delta, W, out=deltas[i])
-                delta *= below > 0
-            if lam:  # ∂J/∂W = ∂L/∂W + λW
-                grad_W += lam * W
-            grad_W *= lr
-            W -= grad_W
-            grad_b *= lr
-            b -= grad_b
-        return loss
+    def update(W, b, grad_W, grad_b):
+        grad_W *= lr
+        W -= grad_W
+        grad_b *= lr
+        b -= grad_b
 
-    return step
+    return mlp.numpy_backprop(p, update, lam=lam if penalty is not None else 0.0)
 
 
 def engines(penalty, peers=("numpy", "torch")):
