@@ -23,7 +23,7 @@ from .accumulation import STEALS, accumulate
 from .accumulation import unshared as is_unshared
 from .grad_mode import _local, _set_differentiating_rule
 from .history import graph_inputs, graph_nodes, inputs_for_backward
-from .ops import array_math
+from .ops import MANY, ONE, array_math
 from .released import FREE_FROM_BYTES, let_go_of_intermediates
 from .tensor import Tensor
 from .versions import UNCHANGED, last_change, sequence
@@ -123,7 +123,7 @@ def apply2(op_cls, x, y):
         errors.check_kind(op, (x, y), (a, b), out, state.enabled)
     elif (rx or ry) and state.enabled:  # _record, inlined
         vx, vy = x._vc[0], y._vc[0]
-        op.inputs, op.needs_input_grad = (x, y), _NEEDS2[rx, ry]
+        op._in0, op._in1, op.needs_input_grad = x, y, _NEEDS2[rx, ry]
         op.versions = _ZERO2 if vx == 0 and vy == 0 else (vx, vy)
         op.seq, op.scope, op.released = next(sequence), state.scope, False
         op.saved = (a, b) if op.saves_inputs else _NONE2
@@ -192,7 +192,7 @@ class _Walk:
         self.grads = {}  # op -> gradient of its output, summed over the paths seen so far
         self.ready = []  # heap of (−seq, op) for the ops whose output has received a gradient
         self.leaves = {}  # id(leaf) -> [leaf, gradient]
-        self.keep = {}  # op -> tensors whose .grad (or captured gradient) is that op's output gradient
+        self.keep = {}  # op -> the tensor (a list: tensors) whose .grad (or captured gradient) is that op's output gradient
         self.retained = []  # (tensor, gradient) for tensors that retain_grad(): stored once nothing can fail
         self.gathered = {}  # multi-output Function node -> {output index: gradient} (autodiff.function)
         self.capture, self.targets, self.wanted = capture, None, None
@@ -205,7 +205,7 @@ class _Walk:
             self.targets = {id(t) for t in capture}
             for t in capture:
                 if t.grad_fn is not None:
-                    self.keep.setdefault(t.grad_fn, []).append(t)
+                    self.kept(t.grad_fn, t)
             self.wanted = set()
             for node in reversed(graph_nodes(roots, since)):  # inputs first: a node's inputs are decided before it
                 if any(id(t) in self.targets or t.grad_fn in self.wanted for t in graph_inputs(node)):
@@ -218,7 +218,19 @@ class _Walk:
             else:
                 self.send(node, g)
                 if root._retains_grad and capture is None:
-                    self.keep.setdefault(node, []).append(root)
+                    self.kept(node, root)
+
+    def kept(self, node, t):
+        """Keep ``t``'s gradient, the gradient of ``node``'s output. Mostly one tensor an op: a list only for more."""
+        keep = self.keep
+        held = keep.get(node)
+        if held is None:
+            keep[node] = t
+        elif type(held) is not list:
+            if held is not t:
+                keep[node] = [held, t]
+        elif not any(u is t for u in held):
+            held.append(t)
 
     def send(self, node, g):
         """Add ``g`` to the gradient of ``node``'s output; the first one queues the node."""
@@ -241,7 +253,10 @@ class _Walk:
         if self.capture is not None:
             return [leaves[id(t)][1] if id(t) in leaves else None for t in self.capture]
         for tensor, g in self.retained:
-            accumulate(tensor, g, create_graph, False)
+            if tensor._grad is None and not create_graph:  # accumulate's first case, inlined: a Value graph retains every node's
+                tensor._grad = _wrap(np.array(g, dtype=tensor._data.dtype))
+            else:
+                accumulate(tensor, g, create_graph, False)
         self.retained = tensor = g = None  # leaves may take their arrays as is: no other references
         for entry in leaves.values():
             unshared = STEALS and is_unshared(entry)  # before entry[1] is an argument: that is one more reference
@@ -298,7 +313,8 @@ def _walk(walk, retain_graph, create_graph, capture, xp, array_type):
             if keep and node in keep:
                 if walk.node_hooks and node in walk.node_hooks:
                     g = hooks.run(walk.node_hooks[node], g, create_graph)
-                for t in keep[node]:
+                held = keep[node]
+                for t in held if type(held) is list else (held,):
                     if capture is None:
                         walk.retained.append((t, g))
                     else:
@@ -307,7 +323,8 @@ def _walk(walk, retain_graph, create_graph, capture, xp, array_type):
                 continue
             if node.released:
                 raise RuntimeError(errors.BACKWARD_TWICE.format(node=repr(node)[1:-1]))
-            inputs = node.inputs
+            second = node._in1  # node.inputs, inlined
+            inputs = (node._in0,) if second is ONE else node._in0 if second is MANY else (node._in0, second)
             if node.seq < last_change[0]:  # something changed in place since this op was recorded
                 inputs = inputs_for_backward(node)
             if create_graph:
@@ -344,10 +361,8 @@ def _walk(walk, retain_graph, create_graph, capture, xp, array_type):
                 else:
                     grads[up] = gx
                     heappush(ready, (-up.seq, up))
-                if x._retains_grad and capture is None:
-                    kept = keep.setdefault(up, [])
-                    if x not in kept:
-                        kept.append(x)
+                if x._retains_grad and capture is None and keep.get(up) is not x:
+                    walk.kept(up, x)
                 if data.nbytes >= FREE_FROM_BYTES:
                     big_intermediate = True
             if not retain_graph:  # free what the op saved: it is used once
