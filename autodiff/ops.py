@@ -26,7 +26,6 @@ from types import SimpleNamespace
 
 import numpy as np
 
-
 ONE, MANY = object(), object()  # what Op._in1 holds for an op of one input, or of any number but one or two
 
 
