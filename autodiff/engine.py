@@ -253,9 +253,7 @@ class _Walk:
         if self.capture is not None:
             return [leaves[id(t)][1] if id(t) in leaves else None for t in self.capture]
         for tensor, g in self.retained:
-            if (
-                tensor._grad is None and not create_graph
-            ):  # accumulate's first case, inlined: a Value graph retains every node's
+            if tensor._grad is None and not create_graph:  # accumulate's first case (Values retain them all)
                 tensor._grad = _wrap(np.array(g, dtype=tensor._data.dtype))
             else:
                 accumulate(tensor, g, create_graph, False)
