@@ -140,7 +140,11 @@ def apply2(op_cls, x, y):
 
 def _record(op, inputs, needs, versions, arrays, result, state):
     """Make ``op`` the ``grad_fn`` of ``result``: the graph's edges, and what its rule needs saved."""
-    op.inputs, op.needs_input_grad, op.versions = inputs, needs, versions
+    if len(inputs) == 1:  # op.inputs = inputs, without the property's call for the commonest case
+        op._in0, op._in1 = inputs[0], ONE
+    else:
+        op.inputs = inputs
+    op.needs_input_grad, op.versions = needs, versions
     op.seq, op.scope, op.released = next(sequence), state.scope, False
     op.saved = arrays if op.saves_inputs else (None,) * len(arrays)  # what vjp gets as x
     if op.saves_output:
