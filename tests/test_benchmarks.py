@@ -183,3 +183,33 @@ def test_instruction_count_workloads_run(name):
 
     assert name in instructions.WORKLOADS
     instructions.child(name, 1)
+
+
+@pytest.mark.skipif(not available("micrograd"), reason="needs micrograd")
+def test_scalar_path_experiment_gives_micrograds_gradients():
+    """``benchmarks.experiments.scalar_values``' Scalar, on the catalogue's rules, agrees with micrograd node by node."""
+    from micrograd.engine import Value as Micrograd
+
+    from benchmarks.experiments.scalar_values import Scalar
+
+    def expression(V):
+        a, b, c = V(-4.0), V(2.0), V(0.5)
+        d = a * b + b * b - a / c
+        e = (-d + 3).relu() * (1 - c) + (d - a).relu() * 2.0
+        return [a, b, c, d], e
+
+    ours, e_ours = expression(Scalar)
+    theirs, e_theirs = expression(Micrograd)
+    e_ours.backward()
+    e_theirs.backward()
+    assert e_ours.data == pytest.approx(e_theirs.data)
+    assert [s.grad for s in ours] == pytest.approx([v.grad for v in theirs])
+
+
+@pytest.mark.skipif(not available("micrograd") or not available("sklearn"), reason="needs micrograd and sklearn")
+def test_scalar_path_experiment_runs(capsys):
+    from benchmarks.experiments import scalar_values
+
+    assert scalar_values.main(["--smoke", "--rounds", "1"]) == 0
+    out = capsys.readouterr().out
+    assert all(engine in out for engine in scalar_values.ENGINES)
