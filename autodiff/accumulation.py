@@ -47,6 +47,8 @@ STEALS = _stealing_is_safe()
 
 def accumulate(tensor, g, create_graph, unshared):
     """Add ``g`` into ``tensor.grad``; ``g`` becomes the grad without a copy only if ``unshared``."""
+    if type(tensor._grad) is np.ndarray:
+        tensor._grad_tensor()
     if create_graph:
         tensor._grad = g if tensor._grad is None else tensor._grad + g
     elif tensor._grad is None:

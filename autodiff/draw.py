@@ -99,7 +99,7 @@ class _Walk:
 
 def _gradients(walk, roots):
     """∂root/∂t per tensor while the graph is alive and root is one number; else what ``.grad`` holds."""
-    held = [None if t._grad is None else np.asarray(t._grad.data) for t in walk.tensors]
+    held = [None if t._grad is None else np.asarray(t._grad_tensor().data) for t in walk.tensors]
     root = roots[0]
     if len(roots) > 1 or not root.requires_grad or root.size != 1 or any(op.released for op in walk.ops):
         return held

@@ -34,7 +34,7 @@ _ndarray, _asarray, _wrap, _new = np.ndarray, np.asarray, Tensor._wrap, object._
 # values, so that a long graph holds fewer objects for the cyclic garbage collector to scan
 # (it runs on the count of objects created and kept: benchmarks/, deep-chain).
 _NEEDS2 = {(True, True): (True, True), (True, False): (True, False), (False, True): (False, True)}
-_TRUE1, _ZERO1, _ZERO2, _NONE2 = (True,), (0,), (0, 0), (None, None)
+_TRUE1, _ZERO1, _ZERO2 = (True,), (0,), (0, 0)
 _shared_needs, _shared_versions = {}, {}  # apart: (True, False) == (1, 0) as dict keys
 
 
@@ -42,8 +42,9 @@ def _share(values, shared):
     """``values`` (a tuple of bools, or of ints), or an equal tuple kept in ``shared`` from before."""
     kept = shared.get(values)
     if kept is None:
-        if len(shared) < 4096:
-            shared[values] = values
+        if len(shared) >= 4096:  # versions keep growing in a long training: start afresh
+            shared.clear()
+        shared[values] = values
         return values
     return kept
 
@@ -95,7 +96,7 @@ def apply1(op_cls, x, **params):
         errors.check_kind(op, (x,), (a,), out, state.enabled)
     elif x._requires_grad and state.enabled:
         version = x._vc[0]
-        _record(op, (x,), _TRUE1, _ZERO1 if version == 0 else (version,), (a,), result, state)
+        _record(op, (x,), _TRUE1, _ZERO1 if version == 0 else _share((version,), _shared_versions), (a,), result, state)
     return result
 
 
@@ -124,9 +125,12 @@ def apply2(op_cls, x, y):
     elif (rx or ry) and state.enabled:  # _record, inlined
         vx, vy = x._vc[0], y._vc[0]
         op._in0, op._in1, op.needs_input_grad = x, y, _NEEDS2[rx, ry]
-        op.versions = _ZERO2 if vx == 0 and vy == 0 else (vx, vy)
+        op.versions = _ZERO2 if vx == 0 and vy == 0 else _share((vx, vy), _shared_versions)
         op.seq, op.scope, op.released = next(sequence), state.scope, False
-        op.saved = (a, b) if op.saves_inputs else _NONE2
+        if op.saves_inputs:  # op.saved = (a, b), without the property's call
+            op._saved0, op._saved1 = a, b
+        else:
+            op._saved0 = op._saved1 = None
         if op.saves_output:
             op.saved_output, op._output_counter, op.output_version = out, [0], 0
             result._vc = op._output_counter
@@ -140,13 +144,14 @@ def apply2(op_cls, x, y):
 
 def _record(op, inputs, needs, versions, arrays, result, state):
     """Make ``op`` the ``grad_fn`` of ``result``: the graph's edges, and what its rule needs saved."""
-    if len(inputs) == 1:  # op.inputs = inputs, without the property's call for the commonest case
+    if len(inputs) == 1:  # op.inputs = inputs and op.saved = arrays, without the properties' calls
         op._in0, op._in1 = inputs[0], ONE
+        op._saved0, op._saved1 = arrays[0] if op.saves_inputs else None, ONE
     else:
         op.inputs = inputs
+        op.saved = arrays if op.saves_inputs else (None,) * len(arrays)  # what vjp gets as x
     op.needs_input_grad, op.versions = needs, versions
     op.seq, op.scope, op.released = next(sequence), state.scope, False
-    op.saved = arrays if op.saves_inputs else (None,) * len(arrays)  # what vjp gets as x
     if op.saves_output:
         op.saved_output, op._output_counter, op.output_version = result._data, [0], 0
         result._vc = op._output_counter
@@ -257,8 +262,8 @@ class _Walk:
         if self.capture is not None:
             return [leaves[id(t)][1] if id(t) in leaves else None for t in self.capture]
         for tensor, g in self.retained:
-            if tensor._grad is None and not create_graph:  # accumulate's first case (Values retain them all)
-                tensor._grad = _wrap(np.array(g, dtype=tensor._data.dtype))
+            if tensor._grad is None and not create_graph:  # the array alone, wrapped when .grad is read (Values retain them all)
+                tensor._grad = np.array(g, dtype=tensor._data.dtype)
             else:
                 accumulate(tensor, g, create_graph, False)
         self.retained = tensor = g = None  # leaves may take their arrays as is: no other references
@@ -333,8 +338,14 @@ def _walk(walk, retain_graph, create_graph, capture, xp, array_type):
                 inputs = inputs_for_backward(node)
             if create_graph:
                 input_grads = _twice(node, xp, g, inputs)
-            else:
-                input_grads = node.vjp(xp, g, *node.saved, out=node.saved_output)
+            else:  # node.vjp(xp, g, *node.saved, out=...), the property inlined
+                second = node._saved1
+                if second is ONE:
+                    input_grads = node.vjp(xp, g, node._saved0, out=node.saved_output)
+                elif second is MANY:
+                    input_grads = node.vjp(xp, g, *node._saved0, out=node.saved_output)
+                else:
+                    input_grads = node.vjp(xp, g, node._saved0, second, out=node.saved_output)
             if type(input_grads) is not tuple:
                 input_grads = (input_grads,)
             if node.checks_rule:  # a rule from outside the catalogue: its count and types (the tests check ours)
@@ -375,7 +386,7 @@ def _walk(walk, retain_graph, create_graph, capture, xp, array_type):
                     big_intermediate = True
             if not retain_graph:  # free what the op saved: it is used once
                 node.released = True
-                node.saved = node.saved_output = None
+                node._saved0, node._saved1, node.saved_output = None, MANY, None  # node.saved = None
                 for name in node.frees:
                     setattr(node, name, None)
                 if big_intermediate:

@@ -59,7 +59,8 @@ class Op:
         "needs_input_grad",
         "seq",
         "scope",
-        "saved",
+        "_saved0",  # what vjp gets as its inputs, in two slots as the inputs are (see ``saved``)
+        "_saved1",
         "saved_output",
         "_output_counter",
         "output_version",
@@ -112,6 +113,32 @@ class Op:
             self._in0, self._in1 = tensors[0], ONE
         else:
             self._in0, self._in1 = tuple(tensors), MANY
+
+    @property
+    def saved(self):
+        """What ``vjp`` gets as its inputs: one array (or None, for an input it does not read) per
+        input; None once released. Kept in two slots as ``inputs`` are: ``_saved0, _saved1`` are
+        ``a, b`` for two, ``a, ONE`` for one, ``(a, ...), MANY`` otherwise (``None, MANY`` released):
+        no tuple per op for the cyclic garbage collector to count."""
+        second = self._saved1
+        if second is ONE:
+            return (self._saved0,)
+        if second is MANY:
+            return self._saved0
+        return (self._saved0, second)
+
+    @saved.setter
+    def saved(self, arrays):
+        if arrays is None:
+            self._saved0, self._saved1 = None, MANY
+            return
+        n = len(arrays)
+        if n == 2:
+            self._saved0, self._saved1 = arrays
+        elif n == 1:
+            self._saved0, self._saved1 = arrays[0], ONE
+        else:
+            self._saved0, self._saved1 = tuple(arrays), MANY
 
     def forward(self, *xs, **params):
         raise NotImplementedError

@@ -57,7 +57,7 @@ def placeholder(tensor):
     if kept is None:
         kept = _new(FreedTensor)
         kept._data, kept._vc = _empty_like(tensor._data), version_counter(tensor)
-        kept.grad_fn, kept.name, kept._grad = tensor.grad_fn, tensor.name, tensor._grad
+        kept.grad_fn, kept.name, kept._grad = tensor.grad_fn, tensor.name, tensor._grad_tensor()
         kept._requires_grad, kept._retains_grad, kept._history, kept._released_as = True, False, None, None
         tensor._released_as = kept
     return kept

@@ -155,6 +155,9 @@ class Tensor:
     # _history: {version: earlier self} once a recorded in-place op replaced this tensor's value.
     # _born: (set with _history) the creation number of the op that first produced this tensor.
     # _released_as: the FreedTensor that released ops keep in place of this intermediate.
+    # _grad: the Tensor ``.grad`` returns; or, as backward stores a retained gradient, its bare array,
+    #   wrapped on first read (a graph of Values retains every gradient: one object fewer per node
+    #   for the cyclic garbage collector to scan; internal readers use ``_grad_tensor``).
     _freed = False  # True for a FreedTensor
 
     def __init__(self, data, requires_grad=False, dtype=None, name=None):
@@ -241,7 +244,17 @@ class Tensor:
         """∂L/∂self after ``L.backward()``: a Tensor, or None. Kept for leaves and for tensors that ``retain_grad()``."""
         if self.grad_fn is not None and not self._retains_grad:
             warnings.warn(NON_LEAF_GRAD, UserWarning, stacklevel=2)
-        return self._grad
+        g = self._grad
+        if type(g) is np.ndarray:
+            g = self._grad = Tensor._wrap(g)
+        return g
+
+    def _grad_tensor(self):
+        """``.grad`` without the non-leaf warning: None or a Tensor (a bare stored array wrapped now)."""
+        g = self._grad
+        if type(g) is np.ndarray:
+            g = self._grad = Tensor._wrap(g)
+        return g
 
     @grad.setter
     def grad(self, value):

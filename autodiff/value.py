@@ -72,6 +72,8 @@ class Value(Tensor):
         g = self._grad
         if g is None:
             return _ZERO
+        if type(g) is np.ndarray:  # as backward stored it
+            return g[()]
         return g if g._requires_grad else g._data[()]
 
     @grad.setter
@@ -125,14 +127,14 @@ class Value(Tensor):
         if node.released:
             raise RuntimeError(BACKWARD_TWICE.format(node=repr(node)[1:-1]))
         inputs = inputs_for_backward(node)
-        g = self._grad._data if self._grad is not None else np.zeros((), dtype=self.dtype)
+        g = self._grad_tensor()._data if self._grad is not None else np.zeros((), dtype=self.dtype)
         saved = node.saved
         grads = node.vjp(array_math, g, *saved, out=node.saved_output)
         for x, gx in zip(inputs, grads if type(grads) is tuple else (grads,)):
             if gx is None or not x._requires_grad:
                 continue
             gx = sum_to(np.asarray(gx, dtype=x.dtype), x.shape)
-            x._grad = Tensor._wrap(np.array(gx) if x._grad is None else x._grad._data + gx)
+            x._grad = Tensor._wrap(np.array(gx) if x._grad is None else x._grad_tensor()._data + gx)
 
     def __repr__(self):
         grad = self.grad

@@ -426,7 +426,7 @@ def test_tensors_you_hold_keep_their_values_and_retained_grads_after_backward():
     loss.backward()
     np.testing.assert_array_equal(h.data, [3.0, 6.0])
     (kept,) = {id(t): t for t in loss.grad_fn.input_tensors[0].grad_fn.input_tensors}.values()
-    assert kept.name == "h" and kept._grad is h.grad
+    assert kept.name == "h" and kept.grad is h.grad
 
 
 def test_leaves_take_fresh_gradients_without_a_copy_but_never_a_shared_one():
