@@ -262,7 +262,9 @@ class _Walk:
         if self.capture is not None:
             return [leaves[id(t)][1] if id(t) in leaves else None for t in self.capture]
         for tensor, g in self.retained:
-            if tensor._grad is None and not create_graph:  # the array alone, wrapped when .grad is read (Values retain them all)
+            if (
+                tensor._grad is None and not create_graph
+            ):  # the array alone, wrapped when .grad is read (Values retain them all)
                 tensor._grad = np.array(g, dtype=tensor._data.dtype)
             else:
                 accumulate(tensor, g, create_graph, False)
