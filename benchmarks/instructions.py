@@ -16,6 +16,8 @@ Needs valgrind (``apt-get install valgrind``). The workloads:
   forward and backward; per op (of 2,000).
 * ``mlp-small``: an ``nn.MLP`` 2-16-16-1 SGD step (weight decay 1e-4, MSE, batch 100, float32).
 * ``mlp-mnist``: an ``nn.MLP`` 784-512-256-10 SGD step (cross-entropy, batch 128, float32).
+* ``values``: micrograd's neuron on ``autodiff.Value``: a layer of 16 ``relu`` neurons on 16
+  inputs (``sum(w*x for ..., Value(0.0)).relu()``), summed, forward and backward; per op (of 544).
 * ``deep-chain``: 40,000 more scalar ops of deep-chain's ``y = y * 1.0001 + 0.1``, forward and
   backward, in one graph (the garbage collector's work grows with the graph, as there).
 """
@@ -29,7 +31,7 @@ import tarfile
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-WORKLOADS = {"chain": 2000, "mlp-small": 1, "mlp-mnist": 1, "deep-chain": 1}  # name: ops per unit
+WORKLOADS = {"chain": 2000, "mlp-small": 1, "mlp-mnist": 1, "values": 544, "deep-chain": 1}  # name: ops per unit
 RUNS = 6  # units in the long run; the short run has one
 
 
@@ -68,6 +70,14 @@ def child(name, units):
             opt.zero_grad()
             loss_fn(model(X), y).backward()
             opt.step()
+    elif name == "values":
+        import random
+
+        rnd = random.Random(0)
+        w = [[ad.Value(rnd.uniform(-1, 1)) for _ in range(16)] for _ in range(16)]
+        for _ in range(units):
+            x = [ad.Value(rnd.uniform(-1, 1)) for _ in range(16)]
+            sum(sum((wi * xi for wi, xi in zip(row, x)), ad.Value(0.0)).relu() for row in w).backward()
     elif name == "deep-chain":
         x = ad.Tensor(np.float64(1.0), requires_grad=True)
         y = x
