@@ -12,6 +12,7 @@ from .ops import array_math, sum_to
 from .tensor import Tensor, _raw
 
 _ZERO = np.float64(0.0)
+_NUMBERS = (int, float, np.float64)  # operands that become a 0-d float64 constant next to a Value
 _SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/", "relu": "ReLU"}  # micrograd's names for its ops
 
 
@@ -170,6 +171,10 @@ def _binary(op, reflected):
     if reflected:
 
         def on_values(self, other):
+            if type(other) in _NUMBERS:  # a 0-d float64 constant: the result is a Value
+                out = apply2(op, operand(other, self), self, Value)
+                out._retains_grad = True
+                return out
             out = apply2(op, operand(other, self), self)
             if not out._data.ndim and out._data.dtype.kind == "f":
                 out.__class__ = Value
@@ -178,6 +183,10 @@ def _binary(op, reflected):
     else:
 
         def on_values(self, other):
+            if type(other) is Value or type(other) in _NUMBERS:
+                out = apply2(op, self, other if type(other) is Value else operand(other, self), Value)
+                out._retains_grad = True
+                return out
             out = apply2(op, self, other if isinstance(other, Tensor) else operand(other, self))
             if not out._data.ndim and out._data.dtype.kind == "f":
                 out.__class__ = Value
