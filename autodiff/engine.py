@@ -271,10 +271,9 @@ class _Walk:
         if self.capture is not None:
             return [leaves[id(t)][1] if id(t) in leaves else None for t in self.capture]
         for tensor, g in self.retained:
-            if (
-                tensor._grad is None and not create_graph
-            ):  # the array alone, wrapped when .grad is read (Values retain them all)
-                tensor._grad = np.array(g, dtype=tensor._data.dtype)
+            if tensor._grad is None and not create_graph:  # stored bare, wrapped when .grad is read
+                # (a numpy scalar as it is: Values retain every gradient; an array copied: it may be shared)
+                tensor._grad = np.array(g, dtype=tensor._data.dtype) if type(g) is _ndarray else g
             else:
                 accumulate(tensor, g, create_graph, False)
         self.retained = tensor = g = None  # leaves may take their arrays as is: no other references

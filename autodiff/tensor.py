@@ -155,8 +155,8 @@ class Tensor:
     # _history: {version: earlier self} once a recorded in-place op replaced this tensor's value.
     # _born: (set with _history) the creation number of the op that first produced this tensor.
     # _released_as: the FreedTensor that released ops keep in place of this intermediate.
-    # _grad: the Tensor ``.grad`` returns; or, as backward stores a retained gradient, its bare array,
-    #   wrapped on first read (a graph of Values retains every gradient: one object fewer per node
+    # _grad: the Tensor ``.grad`` returns; or, as backward stores a retained gradient, the bare array
+    #   (or numpy scalar), wrapped on first read (a graph of Values retains every gradient: one object fewer per node
     #   for the cyclic garbage collector to scan; internal readers use ``_grad_tensor``).
     _freed = False  # True for a FreedTensor
 
@@ -245,15 +245,15 @@ class Tensor:
         if self.grad_fn is not None and not self._retains_grad:
             warnings.warn(NON_LEAF_GRAD, UserWarning, stacklevel=2)
         g = self._grad
-        if type(g) is np.ndarray:
-            g = self._grad = Tensor._wrap(g)
-        return g
+        if g is None or isinstance(g, Tensor):
+            return g
+        return self._grad_tensor()
 
     def _grad_tensor(self):
-        """``.grad`` without the non-leaf warning: None or a Tensor (a bare stored array wrapped now)."""
+        """``.grad`` without the non-leaf warning: None or a Tensor (a bare stored gradient wrapped now)."""
         g = self._grad
-        if type(g) is np.ndarray:
-            g = self._grad = Tensor._wrap(g)
+        if g is not None and not isinstance(g, Tensor):
+            g = self._grad = Tensor._wrap(np.asarray(g))
         return g
 
     @grad.setter

@@ -73,9 +73,9 @@ class Value(Tensor):
         g = self._grad
         if g is None:
             return _ZERO
-        if type(g) is np.ndarray:  # as backward stored it
-            return g[()]
-        return g if g._requires_grad else g._data[()]
+        if isinstance(g, Tensor):
+            return g if g._requires_grad else g._data[()]
+        return g[()]  # as backward stored it: a numpy scalar, or a 0-d array
 
     @grad.setter
     def grad(self, value):
