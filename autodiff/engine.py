@@ -373,7 +373,9 @@ def _walk(walk, retain_graph, create_graph, capture, xp, array_type):
                 if wanted is not None and id(x) not in targets and up not in wanted:
                     continue
                 data = x._data
-                if gx.shape != data.shape or (gx.dtype is not data.dtype and gx.dtype != data.dtype):
+                if (type(gx) is _ndarray or type(gx) is not x._scalar_grad) and (
+                    gx.shape != data.shape or (gx.dtype is not data.dtype and gx.dtype != data.dtype)
+                ):
                     gx = _conform(node, inputs, input_grads, x, gx, data, xp, array_type)
                 if up is None:
                     entry = leaves.get(id(x))

@@ -159,6 +159,7 @@ class Tensor:
     #   (or numpy scalar), wrapped on first read (a graph of Values retains every gradient: one object fewer per node
     #   for the cyclic garbage collector to scan; internal readers use ``_grad_tensor``).
     _freed = False  # True for a FreedTensor
+    _scalar_grad = None  # a numpy scalar type that is always of this tensor's shape and dtype (Value: np.float64)
 
     def __init__(self, data, requires_grad=False, dtype=None, name=None):
         array = numeric_array(_raw(data), dtype=dtype, copy=True)

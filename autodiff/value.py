@@ -41,6 +41,7 @@ class Value(Tensor):
     """
 
     __slots__ = ()
+    _scalar_grad = np.float64  # a gradient that is a numpy float64 needs no shape or dtype check in backward
 
     def __init__(self, data, _children=(), _op="", label=""):
         if _children or _op:

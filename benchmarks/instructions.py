@@ -18,6 +18,8 @@ Needs valgrind (``apt-get install valgrind``). The workloads:
 * ``mlp-mnist``: an ``nn.MLP`` 784-512-256-10 SGD step (cross-entropy, batch 128, float32).
 * ``values``: micrograd's neuron on ``autodiff.Value``: a layer of 16 ``relu`` neurons on 16
   inputs (``sum(w*x for ..., Value(0.0)).relu()``), summed, forward and backward; per op (of 544).
+* ``micrograd-demo``, ``micrograd-demo-micrograd``: a step of micrograd's demo (the micrograd-demo
+  workload: 100 points, collector on) on ``autodiff.Value`` and on micrograd; per step.
 * ``deep-chain``: 40,000 more scalar ops of deep-chain's ``y = y * 1.0001 + 0.1``, forward and
   backward, in one graph (the garbage collector's work grows with the graph, as there).
 """
@@ -31,8 +33,17 @@ import tarfile
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-WORKLOADS = {"chain": 2000, "mlp-small": 1, "mlp-mnist": 1, "values": 544, "deep-chain": 1}  # name: ops per unit
+WORKLOADS = {
+    "chain": 2000,
+    "mlp-small": 1,
+    "mlp-mnist": 1,
+    "values": 544,
+    "micrograd-demo": 1,
+    "micrograd-demo-micrograd": 1,
+    "deep-chain": 1,
+}  # name: ops per unit
 RUNS = 6  # units in the long run; the short run has one
+LONG_RUN = {"micrograd-demo": 3, "micrograd-demo-micrograd": 3}  # fewer for the slow ones (micrograd: ~1 min a step)
 
 
 # --------------------------------------------------------------------------- the child: N units of a workload
@@ -78,6 +89,12 @@ def child(name, units):
         for _ in range(units):
             x = [ad.Value(rnd.uniform(-1, 1)) for _ in range(16)]
             sum(sum((wi * xi for wi, xi in zip(row, x)), ad.Value(0.0)).relu() for row in w).backward()
+    elif name.startswith("micrograd-demo"):
+        from .workloads import micrograd_demo
+
+        step = micrograd_demo.demo("micrograd" if name.endswith("-micrograd") else "autodiff", micrograd_demo.POINTS)
+        for k in range(units):
+            step(k)
     elif name == "deep-chain":
         x = ad.Tensor(np.float64(1.0), requires_grad=True)
         y = x
@@ -124,7 +141,8 @@ def count(tree, name, units, scratch):
 
 
 def per_unit(tree, name, scratch):
-    return (count(tree, name, RUNS, scratch) - count(tree, name, 1, scratch)) / (RUNS - 1) / WORKLOADS[name]
+    runs = LONG_RUN.get(name, RUNS)
+    return (count(tree, name, runs, scratch) - count(tree, name, 1, scratch)) / (runs - 1) / WORKLOADS[name]
 
 
 def _fmt(n):
@@ -151,11 +169,8 @@ def main(argv=None):
     for name, counts in rows.items():
         cells = [_fmt(counts[first])]
         cells += [f"{_fmt(counts[rev])} ({counts[rev] / counts[first] - 1:+.1%})" for rev in args.revs[1:]]
-        print(
-            f"| {name} ({'per op' if WORKLOADS[name] > 1 else 'per step' if 'mlp' in name else 'per 40,000 ops'}) | "
-            + " | ".join(cells)
-            + " |"
-        )
+        unit = "per op" if WORKLOADS[name] > 1 else "per 40,000 ops" if name == "deep-chain" else "per step"
+        print(f"| {name} ({unit}) | " + " | ".join(cells) + " |")
     return None
 
 
