@@ -131,7 +131,11 @@ def apply2(op_cls, x, y, cls=None):
     elif (rx or ry) and state.enabled:  # _record, inlined
         vx, vy = x._vc[0], y._vc[0]
         op._in0, op._in1, op.needs_input_grad = x, y, _NEEDS2[rx, ry]
-        op.versions = _ZERO2 if vx == 0 and vy == 0 else _share((vx, vy), _shared_versions)
+        if vx == 0 and vy == 0:
+            op.versions = _ZERO2
+        else:  # _share, inlined for a hit (the versions of a parameter updated in place, used in many ops)
+            versions = (vx, vy)
+            op.versions = _shared_versions.get(versions) or _share(versions, _shared_versions)
         op.seq, op.scope, op.released = next(sequence), state.scope, False
         if op.saves_inputs:  # op.saved = (a, b), without the property's call
             if out.ndim or cls is not None:
@@ -381,7 +385,9 @@ def _walk(walk, retain_graph, create_graph, capture, xp, array_type):
                     entry = leaves.get(id(x))
                     if entry is None:
                         leaves[id(x)] = [x, gx]
-                    elif STEALS and is_unshared(entry):  # an array only this walk holds: added into
+                    elif (
+                        STEALS and type(entry[1]) is _ndarray and is_unshared(entry)
+                    ):  # an array only this walk holds: added into
                         entry[1] += gx
                     else:
                         entry[1] = entry[1] + gx

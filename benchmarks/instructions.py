@@ -17,7 +17,8 @@ Needs valgrind (``apt-get install valgrind``). The workloads:
 * ``mlp-small``: an ``nn.MLP`` 2-16-16-1 SGD step (weight decay 1e-4, MSE, batch 100, float32).
 * ``mlp-mnist``: an ``nn.MLP`` 784-512-256-10 SGD step (cross-entropy, batch 128, float32).
 * ``values``: micrograd's neuron on ``autodiff.Value``: a layer of 16 ``relu`` neurons on 16
-  inputs (``sum(w*x for ..., Value(0.0)).relu()``), summed, forward and backward; per op (of 544).
+  inputs (``sum(w*x for ..., Value(0.0)).relu()``), summed; a step as micrograd trains (zero_grad,
+  forward, backward, ``p.data -= 0.01 * p.grad``); per op (of 544).
 * ``micrograd-demo``, ``micrograd-demo-micrograd``: a step of micrograd's demo (the micrograd-demo
   workload: 100 points, collector on) on ``autodiff.Value`` and on micrograd; per step.
 * ``deep-chain``: 40,000 more scalar ops of deep-chain's ``y = y * 1.0001 + 0.1``, forward and
@@ -86,9 +87,14 @@ def child(name, units):
 
         rnd = random.Random(0)
         w = [[ad.Value(rnd.uniform(-1, 1)) for _ in range(16)] for _ in range(16)]
+        params = [wi for row in w for wi in row]
         for _ in range(units):
             x = [ad.Value(rnd.uniform(-1, 1)) for _ in range(16)]
+            for p in params:  # micrograd's zero_grad
+                p.grad = 0
             sum(sum((wi * xi for wi, xi in zip(row, x)), ad.Value(0.0)).relu() for row in w).backward()
+            for p in params:  # and its update
+                p.data -= 0.01 * p.grad
     elif name.startswith("micrograd-demo"):
         from .workloads import micrograd_demo
 
