@@ -397,11 +397,9 @@ def _walk(walk, retain_graph, create_graph, capture, xp, array_type):
                 else:
                     grads[up] = gx
                     heappush(ready, (-up.seq, up))
-                if x._retains_grad and capture is None:
-                    held = keep.get(up)
-                    if held is None:  # walk.kept(up, x), inlined for the commonest case: every node of a Value graph
-                        keep[up] = x
-                    elif held is not x:
+                if x._retains_grad and capture is None:  # walk.kept(up, x), inlined for the commonest case:
+                    held = keep.setdefault(up, x)  # every node of a Value graph
+                    if held is not x:
                         walk.kept(up, x)
                 if data.nbytes >= FREE_FROM_BYTES:
                     big_intermediate = True

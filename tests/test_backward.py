@@ -252,6 +252,47 @@ def test_a_recorded_op_adds_two_objects_for_the_cyclic_gc():
     np.testing.assert_allclose(b.grad.item(), _chain_grad_b(n), rtol=1e-12)
 
 
+def test_recording_an_op_allocates_only_its_result_and_itself_for_the_cyclic_gc():
+    """The collector runs on the count of tracked objects allocated and alive, before any collection
+    untracks a tuple: the arrays a rule reads live in the op's slots (no tuple), and the version pair
+    of a parameter changed in place is one shared tuple, so a recorded mul allocates two objects."""
+    w, x = Tensor(1.5, requires_grad=True), Tensor(2.0, requires_grad=True)
+    with ad.no_grad():
+        w += 0.25  # version 1: every op below records the versions (0, 1)
+    n = 200
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        s = x * w
+        start = len(gc.get_objects(generation=0))
+        for _ in range(n):
+            s = s * w
+        added = len(gc.get_objects(generation=0)) - start
+    finally:
+        if collecting:
+            gc.enable()
+    assert added <= 2 * n + 5
+    s.backward()
+    np.testing.assert_allclose(x.grad.item(), 1.75 ** (n + 1), rtol=1e-12)
+    np.testing.assert_allclose(w.grad.item(), (n + 1) * 2.0 * 1.75**n, rtol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(), (2,)])
+def test_a_retained_gradient_reads_as_one_tensor_and_accumulates(shape):
+    """backward stores a retained gradient bare and ``.grad`` wraps it once: the same Tensor on every read, and a
+    second backward adds into it (0-d: a numpy scalar stored, an array for the rest)."""
+    x = Tensor(np.full(shape, 2.0), requires_grad=True)
+    h = (x * 3.0).retain_grad()
+    y = (h * h).sum()
+    y.backward(retain_graph=True)
+    g = h.grad
+    assert isinstance(g, Tensor) and g is h.grad and g.shape == shape
+    np.testing.assert_allclose(g.data, 12.0)  # ∂y/∂h = 2h = 12
+    y.backward()
+    np.testing.assert_allclose(h.grad.data, 24.0)
+    np.testing.assert_allclose(x.grad.data, 72.0)  # 2 · (2h · 3)
+
+
 def _chain_grad_b(n, a=2.0, b=0.5):
     """∂s/∂b of s_{k+1} = tanh(s_k·a + b), s_0 = a, by the chain rule written out."""
     s, ds = a, 0.0
