@@ -34,7 +34,7 @@ _ndarray, _asarray, _wrap, _new = np.ndarray, np.asarray, Tensor._wrap, object._
 # values, so that a long graph holds fewer objects for the cyclic garbage collector to scan
 # (it runs on the count of objects created and kept: benchmarks/, deep-chain).
 _NEEDS2 = {(True, True): (True, True), (True, False): (True, False), (False, True): (False, True)}
-_TRUE1, _ZERO1, _ZERO2 = (True,), (0,), (0, 0)
+_TRUE1, _ZERO1, _ZERO2, _BOTH = (True,), (0,), (0, 0), _NEEDS2[True, True]
 _shared_needs, _shared_versions = {}, {}  # apart: (True, False) == (1, 0) as dict keys
 
 
@@ -130,7 +130,7 @@ def apply2(op_cls, x, y, cls=None):
         errors.check_kind(op, (x, y), (a, b), out, state.enabled)
     elif (rx or ry) and state.enabled:  # _record, inlined
         vx, vy = x._vc[0], y._vc[0]
-        op._in0, op._in1, op.needs_input_grad = x, y, _NEEDS2[rx, ry]
+        op._in0, op._in1, op.needs_input_grad = x, y, _BOTH if rx and ry else _NEEDS2[rx, ry]
         if vx == 0 and vy == 0:
             op.versions = _ZERO2
         else:  # _share, inlined for a hit (the versions of a parameter updated in place, used in many ops)

@@ -1,9 +1,10 @@
 """A measured design, not part of the library: a lean scalar path on the catalogue's rules.
 
 The micrograd-demo workload puts micrograd's own ``nn.py`` on ``autodiff.Value`` and times a
-step against micrograd's. ``Value`` is a 0-d Tensor: every op is a numpy 0-d operation, and it
-is recorded and walked by the engine's general machinery (versions for in-place checks, retained
-gradients, shape and dtype checks, released ops...). This module measures how fast the same demo
+step against micrograd's. ``Value`` is a 0-d Tensor, recorded and walked by the engine's general
+machinery (versions for in-place checks, retained gradients, released ops...); since this module
+was written its arithmetic runs on numpy's scalars as ``Scalar``'s does, and the distance between
+the two is the general machinery (docs/performance.md). This module measures how fast the same demo
 runs when scalars take a lean path instead, still through the catalogue's ``Op`` classes (each
 op's ``forward`` and ``vjp`` from ``autodiff.ops``; no second rule set):
 
