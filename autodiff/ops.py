@@ -29,6 +29,28 @@ import numpy as np
 ONE, MANY = object(), object()  # what Op._in1 holds for an op of one input, or of any number but one or two
 
 
+def _two_slots(values):
+    """A sequence as two slots: ``x, y`` for two values, ``x, ONE`` for one, ``(x, ...), MANY`` for any
+    other number, and ``None, MANY`` for None (an op's saved values once released)."""
+    if values is None:
+        return None, MANY
+    n = len(values)
+    if n == 2:
+        return values[0], values[1]
+    if n == 1:
+        return values[0], ONE
+    return tuple(values), MANY
+
+
+def _from_two_slots(first, second):
+    """The tuple (or None) that ``_two_slots`` made ``first, second`` of."""
+    if second is ONE:
+        return (first,)
+    if second is MANY:
+        return first
+    return (first, second)
+
+
 class Op:
     """One application of an operation: a node of the computation graph (a tensor's ``grad_fn``).
 
@@ -92,53 +114,26 @@ class Op:
     def inputs(self):
         """The input tensors, in order: the graph's edges (tools read ``input_tensors``).
 
-        Kept in two slots, not a tuple: ``_in0, _in1`` are ``x, y`` for two inputs, ``x, ONE`` for
-        one, ``(x, ...), MANY`` for any other number. A graph then holds one object less per op for
-        the cyclic garbage collector to scan, which is a third of its time on graphs of Values
-        (benchmarks/, micrograd-demo).
+        Kept in two slots, not a tuple (``_in0, _in1``, see ``_two_slots``). A graph then holds one
+        object less per op for the cyclic garbage collector to scan, which is a third of its time on
+        graphs of Values (benchmarks/, micrograd-demo).
         """
-        second = self._in1
-        if second is ONE:
-            return (self._in0,)
-        if second is MANY:
-            return self._in0
-        return (self._in0, second)
+        return _from_two_slots(self._in0, self._in1)
 
     @inputs.setter
     def inputs(self, tensors):
-        n = len(tensors)
-        if n == 2:
-            self._in0, self._in1 = tensors
-        elif n == 1:
-            self._in0, self._in1 = tensors[0], ONE
-        else:
-            self._in0, self._in1 = tuple(tensors), MANY
+        self._in0, self._in1 = _two_slots(tensors)
 
     @property
     def saved(self):
         """What ``vjp`` gets as its inputs: one array (or None, for an input it does not read) per
-        input; None once released. Kept in two slots as ``inputs`` are: ``_saved0, _saved1`` are
-        ``a, b`` for two, ``a, ONE`` for one, ``(a, ...), MANY`` otherwise (``None, MANY`` released):
-        no tuple per op for the cyclic garbage collector to count."""
-        second = self._saved1
-        if second is ONE:
-            return (self._saved0,)
-        if second is MANY:
-            return self._saved0
-        return (self._saved0, second)
+        input; None once released. Kept in two slots as ``inputs`` are (``_saved0, _saved1``): no
+        tuple per op for the cyclic garbage collector to count."""
+        return _from_two_slots(self._saved0, self._saved1)
 
     @saved.setter
     def saved(self, arrays):
-        if arrays is None:
-            self._saved0, self._saved1 = None, MANY
-            return
-        n = len(arrays)
-        if n == 2:
-            self._saved0, self._saved1 = arrays
-        elif n == 1:
-            self._saved0, self._saved1 = arrays[0], ONE
-        else:
-            self._saved0, self._saved1 = tuple(arrays), MANY
+        self._saved0, self._saved1 = _two_slots(arrays)
 
     def forward(self, *xs, **params):
         raise NotImplementedError
