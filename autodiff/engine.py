@@ -23,7 +23,7 @@ from .accumulation import STEALS, accumulate
 from .accumulation import unshared as is_unshared
 from .grad_mode import _local, _set_differentiating_rule
 from .history import graph_inputs, graph_nodes, inputs_for_backward
-from .ops import MANY, ONE, array_math
+from .ops import MANY, ONE, array_math, two_slots
 from .released import FREE_FROM_BYTES, let_go_of_intermediates
 from .tensor import Tensor
 from .versions import UNCHANGED, last_change, sequence
@@ -160,9 +160,9 @@ def _record(op, inputs, needs, versions, arrays, result, state):
     if len(inputs) == 1:  # op.inputs = inputs and op.saved = arrays, without the properties' calls
         op._in0, op._in1 = inputs[0], ONE
         op._saved0, op._saved1 = arrays[0] if op.saves_inputs else None, ONE
-    else:
-        op.inputs = inputs
-        op.saved = arrays if op.saves_inputs else (None,) * len(arrays)  # what vjp gets as x
+    else:  # the properties' setters, without the properties' calls
+        op._in0, op._in1 = two_slots(inputs)
+        op._saved0, op._saved1 = two_slots(arrays if op.saves_inputs else (None,) * len(arrays))  # what vjp gets as x
     op.needs_input_grad, op.versions = needs, versions
     op.seq, op.scope, op.released = next(sequence), state.scope, False
     if op.saves_output:

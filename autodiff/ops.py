@@ -29,7 +29,7 @@ import numpy as np
 ONE, MANY = object(), object()  # what Op._in1 holds for an op of one input, or of any number but one or two
 
 
-def _two_slots(values):
+def two_slots(values):
     """A sequence as two slots: ``x, y`` for two values, ``x, ONE`` for one, ``(x, ...), MANY`` for any
     other number, and ``None, MANY`` for None (an op's saved values once released)."""
     if values is None:
@@ -42,8 +42,8 @@ def _two_slots(values):
     return tuple(values), MANY
 
 
-def _from_two_slots(first, second):
-    """The tuple (or None) that ``_two_slots`` made ``first, second`` of."""
+def from_two_slots(first, second):
+    """The tuple (or None) that ``two_slots`` made ``first, second`` of."""
     if second is ONE:
         return (first,)
     if second is MANY:
@@ -114,26 +114,26 @@ class Op:
     def inputs(self):
         """The input tensors, in order: the graph's edges (tools read ``input_tensors``).
 
-        Kept in two slots, not a tuple (``_in0, _in1``, see ``_two_slots``). A graph then holds one
+        Kept in two slots, not a tuple (``_in0, _in1``, see ``two_slots``). A graph then holds one
         object less per op for the cyclic garbage collector to scan, which is a third of its time on
         graphs of Values (benchmarks/, micrograd-demo).
         """
-        return _from_two_slots(self._in0, self._in1)
+        return from_two_slots(self._in0, self._in1)
 
     @inputs.setter
     def inputs(self, tensors):
-        self._in0, self._in1 = _two_slots(tensors)
+        self._in0, self._in1 = two_slots(tensors)
 
     @property
     def saved(self):
         """What ``vjp`` gets as its inputs: one array (or None, for an input it does not read) per
         input; None once released. Kept in two slots as ``inputs`` are (``_saved0, _saved1``): no
         tuple per op for the cyclic garbage collector to count."""
-        return _from_two_slots(self._saved0, self._saved1)
+        return from_two_slots(self._saved0, self._saved1)
 
     @saved.setter
     def saved(self, arrays):
-        self._saved0, self._saved1 = _two_slots(arrays)
+        self._saved0, self._saved1 = two_slots(arrays)
 
     def forward(self, *xs, **params):
         raise NotImplementedError
