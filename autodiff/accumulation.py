@@ -47,8 +47,7 @@ STEALS = _stealing_is_safe()
 
 def accumulate(tensor, g, create_graph, unshared):
     """Add ``g`` into ``tensor.grad``; ``g`` becomes the grad without a copy only if ``unshared``."""
-    if tensor._grad is not None and not isinstance(tensor._grad, Tensor):  # stored bare by backward
-        tensor._grad_tensor()
+    tensor._grad_tensor()  # a gradient backward stored bare becomes the Tensor it adds into
     if create_graph:
         tensor._grad = g if tensor._grad is None else tensor._grad + g
     elif tensor._grad is None:

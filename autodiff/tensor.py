@@ -245,9 +245,6 @@ class Tensor:
         """∂L/∂self after ``L.backward()``: a Tensor, or None. Kept for leaves and for tensors that ``retain_grad()``."""
         if self.grad_fn is not None and not self._retains_grad:
             warnings.warn(NON_LEAF_GRAD, UserWarning, stacklevel=2)
-        g = self._grad
-        if g is None or isinstance(g, Tensor):
-            return g
         return self._grad_tensor()
 
     def _grad_tensor(self):

@@ -8,6 +8,7 @@ import platform
 import re
 import subprocess
 import sys
+import tarfile
 
 from .timing import ROOT
 
@@ -164,3 +165,17 @@ def machine():
     if "torch" in sys.modules:
         info["torch_threads"] = sys.modules["torch"].get_num_threads()
     return info
+
+
+def engine_tree(rev, path):
+    """Write revision ``rev``'s ``autodiff`` and ``nn`` (``git archive``) into the directory ``path``."""
+    archive = subprocess.run(["git", "-C", ROOT, "archive", "--format=tar", rev, "autodiff", "nn"], capture_output=True)
+    if archive.returncode:
+        sys.exit(f"git archive {rev} failed: {archive.stderr.decode().strip()}")
+    os.makedirs(path, exist_ok=True)
+    tar_path = os.path.join(path, "tree.tar")
+    with open(tar_path, "wb") as f:
+        f.write(archive.stdout)
+    with tarfile.open(tar_path) as tar:
+        tar.extractall(path)
+    os.remove(tar_path)

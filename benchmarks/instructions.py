@@ -30,8 +30,9 @@ import os
 import re
 import subprocess
 import sys
-import tarfile
 import tempfile
+
+from .environment import engine_tree
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORKLOADS = {
@@ -118,17 +119,8 @@ def _tree(rev, into):
     """A directory whose ``autodiff`` and ``nn`` are those of ``rev`` ('.': this working tree)."""
     if rev == ".":
         return ROOT
-    archive = subprocess.run(["git", "-C", ROOT, "archive", "--format=tar", rev, "autodiff", "nn"], capture_output=True)
-    if archive.returncode:
-        sys.exit(f"git archive {rev} failed: {archive.stderr.decode().strip()}")
     path = os.path.join(into, rev.replace("/", "_"))
-    os.makedirs(path)
-    tar_path = os.path.join(path, "tree.tar")
-    with open(tar_path, "wb") as f:
-        f.write(archive.stdout)
-    with tarfile.open(tar_path) as tar:
-        tar.extractall(path)
-    os.remove(tar_path)
+    engine_tree(rev, path)
     return path
 
 

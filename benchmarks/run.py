@@ -26,7 +26,6 @@ import math
 import os
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 
@@ -244,17 +243,7 @@ def _median(values):
 def run_against(args):
     """This tree's autodiff and REV's, each in child runs of this script (autodiff only), alternating."""
     with tempfile.TemporaryDirectory(prefix="autodiff-bench-") as old:
-        archive = subprocess.run(
-            ["git", "-C", ROOT, "archive", "--format=tar", args.against, "autodiff", "nn"], capture_output=True
-        )
-        if archive.returncode:
-            sys.exit(f"git archive {args.against} failed: {archive.stderr.decode().strip()}")
-        tar_path = os.path.join(old, "tree.tar")
-        with open(tar_path, "wb") as f:
-            f.write(archive.stdout)
-        with tarfile.open(tar_path) as tar:
-            tar.extractall(old)
-        os.remove(tar_path)
+        environment.engine_tree(args.against, old)
         trees = {"this tree": ROOT, args.against: old}
         runs = {label: [] for label in trees}
         sources = {}
