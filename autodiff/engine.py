@@ -369,7 +369,7 @@ def _walk(walk, retain_graph, create_graph, capture, xp, array_type):
                 input_grads = errors.check_rule(node, inputs, input_grads, array_type)
             if anomalies:
                 anomaly.check_backward(node, g, input_grads)
-            big_intermediate = False
+            big_intermediate = 0
             for x, gx in zip(inputs, input_grads):
                 if gx is None or not x._requires_grad:
                     continue
@@ -402,20 +402,23 @@ def _walk(walk, retain_graph, create_graph, capture, xp, array_type):
                     if held is not x:
                         walk.kept(up, x)
                 if data.nbytes >= FREE_FROM_BYTES:
-                    big_intermediate = True
+                    big_intermediate = 2 if x._retains_grad else max(big_intermediate, 1)
             if not retain_graph:  # free what the op saved: it is used once
                 node.released = True
                 node._saved0, node._saved1, node.saved_output = None, MANY, None  # node.saved = None
                 if node.frees:
                     for name in node.frees:
                         setattr(node, name, None)
-                if big_intermediate:
+                if big_intermediate == 1:  # nothing else needs them: freed now, not at the end of the walk
+                    x = data = inputs = None
+                    let_go_of_intermediates((node,))
+                elif big_intermediate:  # a retained .grad is stored at the end: its placeholder waits for it
                     to_free.append(node)
         g = gx = input_grads = None  # drop the last references: leaves may take their arrays as is
     finally:
         state.enabled = grad_mode
 
-    let_go_of_intermediates(to_free)  # after the walk: every retained .grad is final by now
+    let_go_of_intermediates(to_free)  # the ops with retained inputs: every retained .grad is final by now
     return walk.finish(create_graph)
 
 

@@ -9,7 +9,7 @@ with weight decay on its weight matrices (not the biases) is trained with Adam; 
 example prints the test accuracy and writes ``out/digits_mlp.npz`` (the weights),
 ``out/digits_curves.png`` (loss and accuracy per epoch), ``out/digits_forward_graph.svg``
 (the computation graph of one forward pass on a batch of 16, one box per layer) and
-``out/f_x1_x2.svg``.
+``out/f_x1_x2.svg`` (without Graphviz's ``dot``: their DOT source, ``.dot``).
 """
 
 import argparse
@@ -93,7 +93,9 @@ def draw_forward_pass(model, X, y, path):
     x = ad.Tensor(X[:16], dtype=model.layers[0].weight.dtype, name="images")
     loss = F.cross_entropy(model(x), y[:16])
     loss.name = "loss"
-    return ad.draw_graph(loss).save(path)
+    from gradient_and_graph import save_graph  # examples/, beside this file
+
+    return save_graph(ad.draw_graph(loss), path)
 
 
 def main(argv=None):

@@ -1,7 +1,8 @@
 """A first gradient: f(x1, x2) = x1·x2 + sin(x2), its value, its gradients checked by hand, and its graph.
 
 Run with ``python examples/gradient_and_graph.py [out_dir]``; with ``out_dir`` the graph
-is drawn to ``out_dir/f_x1_x2.svg`` (Graphviz's ``dot`` renders it). ``make demo``
+is drawn to ``out_dir/f_x1_x2.svg`` (Graphviz's ``dot`` renders it; without ``dot``, its DOT
+source is written to ``out_dir/f_x1_x2.dot`` instead). ``make demo``
 (``examples/digits.py``) runs it first.
 """
 
@@ -10,6 +11,7 @@ import os
 import sys
 
 import autodiff as ad
+from autodiff.draw import GraphvizNotFoundError
 
 
 def main(out=None):
@@ -23,7 +25,18 @@ def main(out=None):
     print(f"∂f/∂x2 = x1 + cos(x2)   = {x2.grad.item():.6f}  (expected {2 + math.cos(3.0):.6f})")
     if out is not None:
         os.makedirs(out, exist_ok=True)
-        print(f"wrote {ad.draw_graph(f).save(os.path.join(out, 'f_x1_x2.svg'))}")
+        print(f"wrote {save_graph(ad.draw_graph(f), os.path.join(out, 'f_x1_x2.svg'))}")
+
+
+def save_graph(graph, path):
+    """Render ``graph`` to the SVG file ``path``; without Graphviz's ``dot``, write its DOT source
+    beside it (``.dot``) and say so. The path written."""
+    try:
+        return graph.save(path)
+    except GraphvizNotFoundError:
+        source = graph.save(os.path.splitext(path)[0] + ".dot")
+        print(f"Graphviz's dot is not installed (apt-get install graphviz): writing the DOT source {source} instead")
+        return source
 
 
 if __name__ == "__main__":

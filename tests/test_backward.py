@@ -459,6 +459,21 @@ def test_backward_frees_intermediate_arrays_while_the_loss_is_still_held():
     assert placeholder.grad_fn.name == "exp" and placeholder.grad_fn.input_tensors[0].grad_fn.name == "mul"
 
 
+def test_backward_frees_an_intermediate_as_soon_as_the_ops_that_read_it_have_run():
+    x = Tensor(np.linspace(0.0, 1.0, 1000), requires_grad=True)  # 8 kB: big enough to be freed
+    t = x * 1.0
+    a = ad.exp(t)
+    b = ad.exp(a)
+    loss = b.sum()
+    freed = [weakref.ref(a.data), weakref.ref(b.data)]
+    del a, b
+    seen = []
+    t.register_hook(lambda g: seen.append([ref() is None for ref in freed]))  # runs before t's op does
+    loss.backward()
+    assert seen == [[True, True]]  # not only at the end of the walk: memory peaks at the weights' gradients
+    np.testing.assert_allclose(x.grad.data, np.exp(np.exp(x.data)) * np.exp(x.data), rtol=1e-12)
+
+
 def test_tensors_you_hold_keep_their_values_and_retained_grads_after_backward():
     x = Tensor([1.0, 2.0], requires_grad=True)
     h = (x * 3).retain_grad()

@@ -291,6 +291,21 @@ def test_digits_quick_run():
     assert len(history.val_acc) == 8 and history.val_acc[-1] == test_accuracy
 
 
+def test_the_examples_write_the_dot_source_when_graphviz_is_missing(tmp_path, monkeypatch, capsys):
+    spec = importlib.util.spec_from_file_location("gradient_and_graph", DIGITS_EXAMPLE.parent / "gradient_and_graph.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    x = ad.Tensor(2.0, requires_grad=True, name="x")
+    graph = ad.draw_graph(x * x)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no dot on it
+    written = example.save_graph(graph, str(tmp_path / "graph.svg"))
+    assert written == tmp_path / "graph.dot" and not (tmp_path / "graph.svg").exists()
+    assert written.read_text(encoding="utf-8") == graph.source
+    assert capsys.readouterr().out == (
+        f"Graphviz's dot is not installed (apt-get install graphviz): writing the DOT source {written} instead\n"
+    )
+
+
 def test_the_digits_example_tunes_malloc_and_writes_weights_and_curves(tmp_path):
     """``make demo``'s command, run as a script in its own process (it changes glibc's malloc settings there)."""
     pytest.importorskip("sklearn")
