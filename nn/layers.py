@@ -18,6 +18,14 @@ def _float_dtype(dtype):
     return dtype
 
 
+def _uninitialised(shape, dtype):
+    """A Parameter around a new array of ``shape``, for ``reset_parameters`` to fill: not a copy of an empty
+    array (a Tensor copies what it is given), so a model's first weights take no twice their memory."""
+    param = Parameter(np.empty(0, dtype=dtype))
+    param._data = np.empty(shape, dtype=dtype)
+    return param
+
+
 class Linear(Module):
     """y = x Wᵀ + b, with W of shape (out_features, in_features) as in PyTorch.
 
@@ -33,8 +41,8 @@ class Linear(Module):
                 raise ValueError(f"Linear: {what} must be a positive integer, got {n!r}")
         dtype = _float_dtype(dtype)
         self.in_features, self.out_features = int(in_features), int(out_features)
-        self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))
-        self.bias = Parameter(np.empty(out_features, dtype=dtype)) if bias else None
+        self.weight = _uninitialised((out_features, in_features), dtype)
+        self.bias = _uninitialised((out_features,), dtype) if bias else None
         self.reset_parameters(rng)
 
     def reset_parameters(self, rng=None):

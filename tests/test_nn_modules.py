@@ -361,7 +361,23 @@ def test_init_of_a_large_float32_weight_draws_in_chunks_the_values_of_one_draw(f
     one_draw = getattr(np.random.default_rng(123), fill.__name__[:-1])(*args, (512, 784))
     assert w.data is array and w._version > version and w.dtype == np.float32
     np.testing.assert_array_equal(w.data, one_draw.astype(np.float32))
-    assert peak < w.data.nbytes / 2  # no float64 of the whole weight (twice its size) beside it
+    assert peak < w.data.nbytes / 8  # a float64 scratch of 128 KiB, not one of the whole weight (twice its size)
+
+
+def test_a_new_linear_layer_allocates_its_weight_once():
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        layer = nn.Linear(784, 512, dtype=np.float32, rng=0)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    weight_bytes = layer.weight.data.nbytes  # 1.6 MB
+    assert peak < weight_bytes * 1.15  # the weight, its bias and a 128 KiB scratch: no copy of an empty array
+    assert layer.weight.requires_grad and layer.weight.dtype == np.float32 and layer.bias.shape == (512,)
+    bound = 1 / np.sqrt(784)
+    assert np.abs(layer.weight.data).max() <= bound and np.abs(layer.weight.data).max() > 0.99 * bound
 
 
 def test_init_errors():
