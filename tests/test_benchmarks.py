@@ -213,3 +213,14 @@ def test_scalar_path_experiment_runs(capsys):
     assert scalar_values.main(["--smoke", "--rounds", "1"]) == 0
     out = capsys.readouterr().out
     assert all(engine in out for engine in scalar_values.ENGINES)
+
+
+def test_textbook_phases_experiment_times_every_spelling(capsys):
+    from benchmarks.experiments import textbook_phases
+
+    assert textbook_phases.main(["--smoke"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| mlp")]
+    assert [row.split(" | ")[0][2:] for row in rows] == list(textbook_phases.SPELLINGS)
+    for row in rows:  # seven figures: milliseconds and ratios, all positive
+        figures = [float(cell.split()[0]) for cell in row.strip("| ").split(" | ")[1:]]
+        assert len(figures) == 7 and min(figures) > 0

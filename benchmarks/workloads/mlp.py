@@ -109,6 +109,7 @@ def numpy_step(p):
 def numpy_backprop(p, update, lam=0.0):
     """Backprop by hand, the textbook's full-matrix equations (Nielsen ch. 2) over the batch; the step
     function, which calls ``update(W, b, grad_W, grad_b)`` for each layer (arrays updated in place).
+    Its phases are ``step.forward()`` (J and the output delta) and ``step.backward(delta)``.
 
     float32 throughout; every array a step needs (pre-activations, deltas,
     gradients) is allocated once and written with ``out=`` / in place: the forward
@@ -124,7 +125,7 @@ def numpy_backprop(p, update, lam=0.0):
     deltas = [None] + [np.empty((n, W.shape[1]), np.float32) for W, _ in params[1:]]
     grads = [(np.empty_like(W), np.empty_like(b)) for W, b in params]
 
-    def step():
+    def forward():
         a = X  # a⁰ = x; aˡ = relu(aˡ⁻¹ Wᵀ + b); the last layer is linear
         for i, (W, b) in enumerate(params):
             a = np.matmul(a, W.T, out=zs[i])
@@ -146,7 +147,9 @@ def numpy_backprop(p, update, lam=0.0):
             a *= 2 / a.size
         if lam:  # s = λ/2 Σ ‖W‖², before the weights change
             loss = loss + lam / 2 * sum(np.vdot(W, W) for W, _ in params)
-        delta = a
+        return loss, a
+
+    def backward(delta):
         for i in range(last, -1, -1):
             W, b = params[i]
             grad_W, grad_b = grads[i]
@@ -159,8 +162,13 @@ def numpy_backprop(p, update, lam=0.0):
             if lam:  # ∂J/∂W = ∂L/∂W + λW
                 grad_W += lam * W
             update(W, b, grad_W, grad_b)
+
+    def step():
+        loss, delta = forward()
+        backward(delta)
         return loss
 
+    step.forward, step.backward = forward, backward  # the phases, for benchmarks.experiments.textbook_phases
     return step
 
 

@@ -51,6 +51,19 @@ def _check(penalty):
 
 def autodiff_step(p, penalty=None, lam=LAMBDA):
     """This engine on raw tensors: ``h @ W.T + b``, ``ad.relu``, ``F.cross_entropy`` or ``((h - y) ** 2).mean()``."""
+    forward, backward, update = autodiff_phases(p, penalty, lam)
+
+    def step():
+        loss = forward()
+        backward(loss)
+        update()
+        return loss
+
+    return step
+
+
+def autodiff_phases(p, penalty=None, lam=LAMBDA):
+    """``autodiff_step``'s three phases: ``forward()`` (returns J), ``backward(J)``, ``update()``."""
     import autodiff as ad
     from nn import functional as F
 
@@ -61,7 +74,7 @@ def autodiff_step(p, penalty=None, lam=LAMBDA):
     y = p.y if p.loss == "ce" else ad.Tensor(p.y)
     lr = p.lr
 
-    def step():
+    def forward():
         h = x
         for i in range(last + 1):
             h = h @ params[2 * i].T + params[2 * i + 1]
@@ -75,14 +88,18 @@ def autodiff_step(p, penalty=None, lam=LAMBDA):
             loss = loss + lam / 2 * s
         elif penalty == "l2_penalty":
             loss = loss + F.l2_penalty(weights, lam)
+        return loss
+
+    def backward(loss):
         loss.backward()
+
+    def update():
         with ad.no_grad():
             for w in params:
                 w -= lr * w.grad
                 w.grad = None
-        return loss
 
-    return step
+    return forward, backward, update
 
 
 def torch_step(p, penalty=None, lam=LAMBDA):
@@ -132,6 +149,13 @@ def numpy_step(p, penalty=None, lam=LAMBDA):
         b -= grad_b
 
     return mlp.numpy_backprop(p, update, lam=lam if penalty is not None else 0.0)
+
+
+def numpy_phases(p, penalty=None, lam=LAMBDA):
+    """``numpy_step``'s phases: ``forward()`` (returns J and the output delta), ``backward(delta)`` (each
+    layer's gradients, then its update, as the step interleaves them)."""
+    step = numpy_step(p, penalty, lam)
+    return step.forward, step.backward
 
 
 def engines(penalty, peers=("numpy", "torch")):

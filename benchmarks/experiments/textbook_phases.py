@@ -1,0 +1,87 @@
+"""Where the time of the textbook MLP step goes: forward, backward and update, autodiff beside numpy.
+
+The mlp-raw, mlp-penalty and mlp-l2-penalty workloads time whole steps of the 784-512-256-10 MLP
+written the way the textbooks write it (``benchmarks.workloads.textbook``). This splits the same
+steps into their phases, interleaved step by step in one process with the same data and weights:
+
+* autodiff: ``forward`` (the layers, the loss and the penalty, recorded), ``backward``
+  (``J.backward()``), ``update`` (``with no_grad(): W -= lr * W.grad; W.grad = None``);
+* hand-written numpy: ``forward`` (into buffers allocated once, the penalty by ``np.vdot``) and
+  ``backward`` (each layer's gradients, ``+= λW`` for the penalty, then that layer's update in
+  place: the program interleaves them), so its backward is compared with autodiff's backward
+  plus update.
+
+    python -m benchmarks.experiments.textbook_phases [--steps N] [--smoke]
+
+(both engines in one process, with ``autodiff.tune_allocator()``'s malloc thresholds and the same
+BLAS threads) prints the median milliseconds of each phase over ``--steps`` steps (after a warm-up) and the
+ratios, for each penalty spelling. Noise moves single phases by several percent from run to run;
+the columns are read side by side.
+"""
+
+import argparse
+import statistics
+import sys
+import time
+
+import autodiff
+
+from ..environment import set_threads, threads
+from ..workloads import mlp_mnist, textbook
+
+SPELLINGS = {"mlp-raw": None, "mlp-penalty": "explicit", "mlp-l2-penalty": "l2_penalty"}
+WARMUP = 20
+
+
+def measure(penalty, steps, smoke=False):
+    """{phase: median seconds} for autodiff ("forward", "backward", "update") and numpy ("numpy forward",
+    "numpy backward")."""
+    p = textbook.classification(
+        *((mlp_mnist.SMOKE_SIZES, mlp_mnist.SMOKE_BATCH) if smoke else (mlp_mnist.SIZES, mlp_mnist.BATCH))
+    )
+    forward, backward, update = textbook.autodiff_phases(p, penalty)
+    np_forward, np_backward = textbook.numpy_phases(p, penalty)
+    clock = time.perf_counter
+    times = {k: [] for k in ("forward", "backward", "update", "numpy forward", "numpy backward")}
+    for i in range(WARMUP + steps):
+        t0 = clock()
+        loss = forward()
+        t1 = clock()
+        backward(loss)
+        t2 = clock()
+        update()
+        t3 = clock()
+        _, delta = np_forward()
+        t4 = clock()
+        np_backward(delta)
+        t5 = clock()
+        if i >= WARMUP:
+            for key, seconds in zip(times, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)):
+                times[key].append(seconds)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--smoke", action="store_true", help="small layers and few steps (a test of this script)")
+    args = parser.parse_args(argv)
+    set_threads(threads())  # every CPU, or OMP_NUM_THREADS
+    autodiff.tune_allocator()  # glibc's thresholds, as the suite gives every engine (one process here: both)
+    print("| workload | forward | numpy forward | × | backward + update (update) | numpy backward | × | step × |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name, penalty in SPELLINGS.items():
+        m = {k: v * 1e3 for k, v in measure(penalty, 3 if args.smoke else args.steps, args.smoke).items()}
+        back = m["backward"] + m["update"]
+        step, np_step = m["forward"] + back, m["numpy forward"] + m["numpy backward"]
+        print(
+            f"| {name} | {m['forward']:.3f} | {m['numpy forward']:.3f} | {m['forward'] / m['numpy forward']:.2f} "
+            f"| {back:.3f} ({m['update']:.3f}) | {m['numpy backward']:.3f} | {back / m['numpy backward']:.2f} "
+            f"| {step / np_step:.2f} |"
+        )
+    print("(milliseconds, medians over the steps; numpy's backward includes its in-place update)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
