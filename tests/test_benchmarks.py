@@ -224,3 +224,15 @@ def test_textbook_phases_experiment_times_every_spelling(capsys):
     for row in rows:  # seven figures: milliseconds and ratios, all positive
         figures = [float(cell.split()[0]) for cell in row.strip("| ").split(" | ")[1:]]
         assert len(figures) == 7 and min(figures) > 0
+
+
+def test_memory_traces_what_each_engine_allocates():
+    """The traced row's child: the peak of numpy's traced arrays covers at least the parameters and their gradients."""
+    from benchmarks.workloads import memory
+
+    problem = mlp_mnist.problem(smoke=True)
+    weights_bytes = sum(a.nbytes for a in problem.flat_init)
+    for engine in memory.TRACED:
+        result = run_child(memory.__name__, engine, 2, "--smoke", "--traced")
+        assert "error" not in result, result
+        assert 2 * weights_bytes <= result["traced_peak_bytes"] < 20 * weights_bytes, (engine, result)
