@@ -12,8 +12,10 @@ from .versions import version_counter
 
 _new = object.__new__
 
-FREE_FROM_BYTES = 4096
-"""Smaller intermediates stay with the graph: a placeholder would save next to nothing."""
+FREE_FROM_BYTES = 1 << 16
+"""Smaller intermediates stay with the graph until it is dropped: making a placeholder takes a few µs,
+about what numpy takes to compute an array of 64 KiB, and would free little (at 4 KiB, placeholders
+were 5% of the step of an MLP 2-16-16-1 with batch 100)."""
 
 
 class FreedTensor(Tensor):
