@@ -378,8 +378,8 @@ class Mul(Op):
     ufunc = np.multiply
 
     def forward(self, x, y):
-        if x is y and type(x) is np.ndarray:  # x ⊙ x (a penalty's W * W): one input stream, the same numbers
-            return np.square(x)
+        if x is y and type(x) is np.ndarray and x.dtype.kind == "f":  # x ⊙ x (a penalty's W * W): one input
+            return np.square(x)  # stream, the same numbers (not for bools: numpy squares those into int8)
         return x * y
 
     def vjp(self, xp, g, x, y, out):

@@ -20,7 +20,7 @@ def _float_dtype(dtype):
 
 def _uninitialised(shape, dtype):
     """A Parameter around a new array of ``shape``, for ``reset_parameters`` to fill: not a copy of an empty
-    array (a Tensor copies what it is given), so a model's first weights take no twice their memory."""
+    array (a Tensor copies what it is given), so making a model's weights does not take twice their memory."""
     param = Parameter(np.empty(0, dtype=dtype))
     param._data = np.empty(shape, dtype=dtype)
     return param

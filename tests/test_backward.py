@@ -539,7 +539,13 @@ def test_a_tensor_times_itself_and_two_tensors_sharing_an_array():
     np.testing.assert_array_equal(a.grad.data, b.data * [1, 2, 3])
     np.testing.assert_array_equal(b.grad.data, a.data * [1, 2, 3])
     rng = np.random.default_rng(0)  # the forward of x * x is numpy's, bit for bit, in every dtype
-    for values in (rng.standard_normal((7, 5)).astype(np.float32), rng.standard_normal(9), np.arange(-4, 5)):
+    for values in (
+        rng.standard_normal((7, 5)).astype(np.float32),
+        rng.standard_normal(9),
+        np.arange(-4, 5),
+        [True, False],
+    ):
+        values = np.asarray(values)
         t = Tensor(values)
         squared = (t * t).data
         assert squared.dtype == (values * values).dtype and np.array_equal(squared, values * values)
