@@ -327,3 +327,30 @@ def test_the_digits_example_tunes_malloc_and_writes_weights_and_curves(tmp_path)
     model = nn.MLP(64, digits_example().HIDDEN + [10], dtype=np.float32)
     model.load_state_dict(nn.load(tmp_path / "digits_mlp.npz"))
     assert (tmp_path / "digits_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_training_step_peaks_beside_its_gradients_with_one_activation_not_all():
+    """Backward frees each activation once the last op reading it has run: when the first layer's weight
+    gradient (the largest array) is made, the activations of the layers above are gone."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    batch, sizes = 128, [784, 512, 256, 10]
+    model = nn.MLP(sizes[0], sizes[1:], activation="relu", dtype=np.float32, rng=0)
+    opt = nn.optim.SGD(model.parameters(), lr=0.01)
+    x = ad.Tensor(rng.random((batch, sizes[0]), dtype=np.float32))
+    y = rng.integers(0, sizes[-1], batch)
+    params_bytes = sum(p.data.nbytes for p in model.parameters())
+    activation_bytes = sum(batch * n * 4 for n in sizes[1:])  # each layer's output, before its ReLU
+    for _ in range(2):  # the first step draws nothing new: the gradients of the step before are set to None
+        opt.zero_grad()
+        tracemalloc.start()
+        try:
+            F.cross_entropy(model(x), y).backward()
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        opt.step()
+    # the gradients (as large as the parameters), the first layer's output gradient and small change;
+    # all the activations alive beside the gradients would be 2 * activation_bytes (outputs and ReLUs)
+    assert params_bytes < peak < params_bytes + activation_bytes
