@@ -191,6 +191,8 @@ def sum_to(x, shape):
     shape = tuple(shape)
     if x.shape == shape:
         return x
+    if x.ndim == len(shape) + 1 and x.shape[1:] == shape:  # copies along a new first axis: a bias's gradient
+        return _add_reduce(x, axis=0)
     if x.ndim < len(shape):
         x = x.reshape((1,) * (len(shape) - x.ndim) + tuple(x.shape))
         if x.shape == shape:
@@ -867,7 +869,9 @@ class Sum(Op):
         return _add_reduce(x, axis=axis, keepdims=keepdims)
 
     def vjp(self, xp, g, x, out):
-        return xp.broadcast_to(xp.reshape(g, _kept_shape(self.input_shape, self.axis)), self.input_shape)
+        if self.axis is not None and not self.keepdims:  # (a sum of everything broadcasts as it is)
+            g = xp.reshape(g, _kept_shape(self.input_shape, self.axis))
+        return xp.broadcast_to(g, self.input_shape)
 
 
 class Max(Op):

@@ -127,6 +127,7 @@ def _cases():
         cases.append((f"{name}{tuple(shapes)}", fn, shapes, None))
     reductions = [
         ("sum", lambda x: x.sum()),
+        ("sumk", lambda x: x.sum(keepdims=True)),
         ("sum0", lambda x: x.sum(axis=0)),
         ("sum-1k", lambda x: x.sum(axis=-1, keepdims=True)),
         ("sum02", lambda x: x.sum(axis=(0, 2))),
