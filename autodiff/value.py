@@ -151,15 +151,19 @@ def _snapshot(t):
     return v
 
 
+def _as_value(out):
+    """``out``, made a Value that keeps its gradient in place if it is a plain Tensor of one floating-point number."""
+    if type(out) is Tensor and not out._data.ndim and out._data.dtype.kind == "f":
+        out.__class__ = Value  # same layout (no slots of its own): no new object
+        out._retains_grad = True
+    return out
+
+
 def _returning_values(method):
     """``method`` of Tensor, whose one-number floating-point result becomes a Value that keeps its gradient."""
 
     def on_values(self, *args, **kwargs):
-        out = method(self, *args, **kwargs)
-        if type(out) is Tensor and not out._data.ndim and out._data.dtype.kind == "f":
-            out.__class__ = Value  # same layout (no slots of its own): no new object
-            out._retains_grad = True
-        return out
+        return _as_value(method(self, *args, **kwargs))
 
     on_values.__name__ = on_values.__qualname__ = method.__name__
     on_values.__doc__ = method.__doc__
@@ -176,11 +180,7 @@ def _binary(op, reflected):
                 out = apply2(op, operand(other, self), self, Value)
                 out._retains_grad = True
                 return out
-            out = apply2(op, operand(other, self), self)
-            if not out._data.ndim and out._data.dtype.kind == "f":
-                out.__class__ = Value
-                out._retains_grad = True
-            return out
+            return _as_value(apply2(op, operand(other, self), self))
     else:
 
         def on_values(self, other):
@@ -188,11 +188,7 @@ def _binary(op, reflected):
                 out = apply2(op, self, other if type(other) is Value else operand(other, self), Value)
                 out._retains_grad = True
                 return out
-            out = apply2(op, self, other if isinstance(other, Tensor) else operand(other, self))
-            if not out._data.ndim and out._data.dtype.kind == "f":
-                out.__class__ = Value
-                out._retains_grad = True
-            return out
+            return _as_value(apply2(op, self, other if isinstance(other, Tensor) else operand(other, self)))
 
     return on_values
 

@@ -27,20 +27,19 @@ import time
 import autodiff
 
 from ..environment import set_threads, threads
-from ..workloads import mlp_mnist, textbook
+from ..workloads import mlp_l2_penalty, mlp_penalty, mlp_raw, textbook
 
-SPELLINGS = {"mlp-raw": None, "mlp-penalty": "explicit", "mlp-l2-penalty": "l2_penalty"}
+WORKLOADS = (mlp_raw, mlp_penalty, mlp_l2_penalty)  # each: NAME, PENALTY, problem(smoke)
+SPELLINGS = {w.NAME: w.PENALTY for w in WORKLOADS}
 WARMUP = 20
 
 
-def measure(penalty, steps, smoke=False):
+def measure(workload, steps, smoke=False):
     """{phase: median seconds} for autodiff ("forward", "backward", "update") and numpy ("numpy forward",
-    "numpy backward")."""
-    p = textbook.classification(
-        *((mlp_mnist.SMOKE_SIZES, mlp_mnist.SMOKE_BATCH) if smoke else (mlp_mnist.SIZES, mlp_mnist.BATCH))
-    )
-    forward, backward, update = textbook.autodiff_phases(p, penalty)
-    np_forward, np_backward = textbook.numpy_phases(p, penalty)
+    "numpy backward") on one of ``WORKLOADS``."""
+    p = workload.problem(smoke)
+    forward, backward, update = textbook.autodiff_phases(p, workload.PENALTY)
+    np_forward, np_backward = textbook.numpy_phases(p, workload.PENALTY)
     clock = time.perf_counter
     times = {k: [] for k in ("forward", "backward", "update", "numpy forward", "numpy backward")}
     for i in range(WARMUP + steps):
@@ -70,8 +69,9 @@ def main(argv=None):
     autodiff.tune_allocator()  # glibc's thresholds, as the suite gives every engine (one process here: both)
     print("| workload | forward | numpy forward | × | backward + update (update) | numpy backward | × | step × |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for name, penalty in SPELLINGS.items():
-        m = {k: v * 1e3 for k, v in measure(penalty, 3 if args.smoke else args.steps, args.smoke).items()}
+    for workload in WORKLOADS:
+        name = workload.NAME
+        m = {k: v * 1e3 for k, v in measure(workload, 3 if args.smoke else args.steps, args.smoke).items()}
         back = m["backward"] + m["update"]
         step, np_step = m["forward"] + back, m["numpy forward"] + m["numpy backward"]
         print(
