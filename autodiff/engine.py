@@ -21,6 +21,7 @@ import numpy as np
 from . import anomaly, errors, hooks
 from .accumulation import STEALS, accumulate
 from .accumulation import unshared as is_unshared
+from .collector import track_graph, untrack
 from .grad_mode import _local, _set_differentiating_rule
 from .history import graph_inputs, graph_nodes, inputs_for_backward
 from .ops import MANY, ONE, array_math, two_slots
@@ -152,6 +153,8 @@ def apply2(op_cls, x, y, cls=None):
         result.grad_fn, result._requires_grad = op, True
         if state.anomaly:
             op.created_at = anomaly.user_stack()
+        if cls is not None:  # a Value's op: out of the cyclic collector's sight (autodiff.collector)
+            untrack(op)
     return result
 
 
@@ -274,6 +277,8 @@ class _Walk:
             entry = None
         if self.capture is not None:
             return [leaves[id(t)][1] if id(t) in leaves else None for t in self.capture]
+        if create_graph:  # a recorded .grad can close a cycle through ops kept from the collector: they return to it
+            stored = [t for t, _ in self.retained] + [entry[0] for entry in leaves.values()]
         for tensor, g in self.retained:
             if tensor._grad is None and not create_graph:  # stored bare, wrapped when .grad is read
                 # (a numpy scalar as it is: Values retain every gradient; an array copied: it may be shared)
@@ -284,6 +289,8 @@ class _Walk:
         for entry in leaves.values():
             unshared = STEALS and is_unshared(entry)  # before entry[1] is an argument: that is one more reference
             accumulate(entry[0], entry[1], create_graph, unshared)
+        if create_graph:
+            track_graph([t._grad for t in stored])
         return None
 
 

@@ -264,6 +264,10 @@ class Tensor:
             value = Tensor._wrap(np.full(self.shape, array) if array.ndim == 0 else array.copy())
         if value.shape != self.shape:
             raise ValueError(f"assigned grad has shape {value.shape}, but the tensor has shape {self.shape}")
+        if value.grad_fn is not None:  # a recorded gradient can close a cycle: the collector must see its ops
+            from .collector import track_graph
+
+            track_graph((value,))
         self._grad = value
 
     def retain_grad(self):

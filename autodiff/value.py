@@ -4,6 +4,7 @@ import numpy as np
 
 from . import functions, ops
 from . import methods as _methods  # noqa: F401  (Tensor's operators must exist before they are wrapped here)
+from .collector import untrack
 from .engine import apply2
 from .errors import BACKWARD_TWICE
 from .functions import operand
@@ -13,6 +14,7 @@ from .tensor import Tensor, _raw
 
 _ZERO = np.float64(0.0)
 _NUMBERS = (int, float, np.float64)  # operands that become a 0-d float64 constant next to a Value
+_CATALOGUE = frozenset(ops.CATALOGUE)  # ops whose only references are their inputs, saved arrays and parameters
 _SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/", "relu": "ReLU"}  # micrograd's names for its ops
 
 
@@ -156,6 +158,8 @@ def _as_value(out):
     if type(out) is Tensor and not out._data.ndim and out._data.dtype.kind == "f":
         out.__class__ = Value  # same layout (no slots of its own): no new object
         out._retains_grad = True
+        if type(out.grad_fn) in _CATALOGUE:  # out of the cyclic collector's sight, as apply2 does for Values' operators
+            untrack(out.grad_fn)
     return out
 
 

@@ -1,7 +1,9 @@
 """micrograd's Value: operations give Values, every Value keeps its gradient, label/_prev/_op/_backward for tracing."""
 
+import gc
 import math
 import warnings
+import weakref
 
 import numpy as np
 import pytest
@@ -280,3 +282,55 @@ def test_matches_micrograd_node_by_node():
     for x, y in zip(ours, theirs):
         assert x.item() == pytest.approx(y.data, rel=1e-13)
         assert x.grad == pytest.approx(y.grad, rel=1e-13)
+
+
+# --- the cyclic garbage collector (autodiff.collector) ---------------------------------------------
+
+
+def test_the_ops_of_values_are_kept_from_the_cyclic_collector_and_freed_by_reference_counting():
+    a, b = Value(2.0), Value(-3.0)
+    ops = [(a * b).grad_fn, (2 * a).grad_fn, (a / 4).grad_fn, (a - b).grad_fn, a.relu().grad_fn, a.tanh().grad_fn]
+    ops += [(a**2).grad_fn, (-a).grad_fn]
+    assert [gc.is_tracked(op) for op in ops] == [False] * len(ops)
+    assert gc.is_tracked(a * b)  # the Values themselves stay tracked: they go into the user's containers
+    assert gc.is_tracked((ad.Tensor(2.0, requires_grad=True) * 3.0).grad_fn)  # tensors' ops are left as they are
+
+    gc.disable()  # one object an operation for the collector to count (the Value), where tensors make two
+    try:
+        s = a * b
+        start = len(gc.get_objects(generation=0))
+        for _ in range(200):
+            s = (s * a).relu()
+        assert len(gc.get_objects(generation=0)) - start <= 2 * 200 + 5
+        # and reference counting alone frees a graph: the collector has nothing to do
+        x = Value(0.5)
+        y = x
+        for _ in range(100):
+            y = (y * x + 1.0).tanh()
+        first = weakref.ref(y.grad_fn)
+        y.backward()
+        assert x.grad != 0.0
+        del y
+        assert first() is None
+    finally:
+        gc.enable()
+
+
+@pytest.mark.parametrize("how", ["create_graph", "assigned"])
+def test_a_gradient_that_leads_back_to_its_value_is_a_cycle_the_collector_frees(how):
+    """v.grad = a graph that reads v: v → its .grad → ops → v. Those ops are put back in the collector's sight."""
+
+    def make():
+        v = Value(3.0)
+        y = v * v * v  # ops out of the collector's sight
+        if how == "create_graph":
+            y.backward(create_graph=True)  # v.grad = 3v², recorded: its graph reads v
+            assert float(v.grad) == 27.0 and v.grad.requires_grad
+        else:
+            v.grad = y * 2.0
+        return weakref.ref(v), weakref.ref(y.grad_fn)
+
+    gc.collect()
+    value, op = make()
+    gc.collect()
+    assert value() is None and op() is None
