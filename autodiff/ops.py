@@ -283,7 +283,9 @@ def _broadcast_to(x, shape):
     if x.shape == shape:
         return x
     if x.size == 1 and math.prod(shape) <= 1024:
-        return np.full(shape, x.reshape(()), dtype=x.dtype)
+        out = np.empty(shape, dtype=x.dtype)  # np.full's work without its Python wrapper (half the time)
+        out[...] = x.reshape(())
+        return out
     return np.broadcast_to(x, shape)
 
 
@@ -427,6 +429,8 @@ class Pow(Op):
 
     def vjp(self, xp, g, x, y, out):
         nx, ny = self.needs_input_grad
+        if nx and not ny and type(y) is np.ndarray and y.ndim == 0 and y.dtype == x.dtype and y.item() == 2:  # x²
+            return g * (x + x), None  # (2x is exact, so one rounding either way) from two ufunc calls, not four
         gx = g * y * x ** (y - 1) if nx else None
         if not ny:
             return gx, None
@@ -1099,8 +1103,8 @@ class Transpose(Op):
         return x.transpose(self.axes)
 
     def vjp(self, xp, g, x, out):
-        axes = self.axes  # the inverse permutation: where each axis went
-        return xp.transpose(g, tuple(sorted(range(len(axes)), key=axes.__getitem__)))
+        axes = self.axes  # the inverse permutation: where each axis went (of two axes, the permutation itself)
+        return xp.transpose(g, axes if len(axes) <= 2 else tuple(sorted(range(len(axes)), key=axes.__getitem__)))
 
 
 class BroadcastTo(Op):

@@ -551,6 +551,33 @@ def test_a_tensor_times_itself_and_two_tensors_sharing_an_array():
         assert squared.dtype == (values * values).dtype and np.array_equal(squared, values * values)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_gradient_of_a_square_is_the_general_power_rules_bit_for_bit(dtype):
+    """x ** 2's rule takes g ⊙ (x + x) (two ufunc calls): the numbers of g ⊙ y ⊙ x^(y−1) exactly, as 2x is exact;
+    other exponents, and a square whose exponent needs a gradient, take the general rule."""
+    with np.errstate(all="ignore"):
+        _check_square_rule(dtype)
+
+
+def _check_square_rule(dtype):
+    rng = np.random.default_rng(3)
+    values = np.concatenate([rng.standard_normal(200) * 10.0 ** rng.integers(-30, 30, 200), [0.0, -0.0, np.inf]])
+    x = Tensor(values.astype(dtype), requires_grad=True)
+    g = (rng.standard_normal(values.shape) * 10.0 ** rng.integers(-8, 8, values.shape)).astype(dtype)
+    (x**2).backward(Tensor(g))
+    two = np.asarray(2, dtype=dtype)
+    general = g * two * x.data ** (two - 1)
+    np.testing.assert_array_equal(x.grad.data, general)
+    assert x.grad.dtype == dtype
+    for exponent in (3.0, 0.5):
+        c = Tensor(np.abs(values[:5]).astype(dtype) + 1, requires_grad=True)
+        (c**exponent).sum().backward()
+        np.testing.assert_allclose(c.grad.data, exponent * c.data ** (exponent - 1), rtol=1e-6)
+    e = Tensor(np.asarray(2.0, dtype=dtype), requires_grad=True)  # the exponent needs its gradient too
+    (x.detach() ** e).sum().backward()
+    assert e.grad is not None
+
+
 def test_weight_gradients_of_transposed_products_keep_the_weights_memory_order():
     """h @ W.T (PyTorch's layout for linear layers): W.grad comes out row-ordered like W, as in PyTorch
     (a column-ordered one makes W -= lr * W.grad several times slower)."""
