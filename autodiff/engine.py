@@ -21,7 +21,8 @@ import numpy as np
 from . import anomaly, errors, hooks
 from .accumulation import STEALS, accumulate
 from .accumulation import unshared as is_unshared
-from .collector import track_graph, untrack
+from .collector import is_tracked, track_graph, untrack
+from .collector import used as untracked
 from .grad_mode import _local, _set_differentiating_rule
 from .history import graph_inputs, graph_nodes, inputs_for_backward
 from .ops import MANY, ONE, array_math, two_slots
@@ -153,8 +154,13 @@ def apply2(op_cls, x, y, cls=None):
         result.grad_fn, result._requires_grad = op, True
         if state.anomaly:
             op.created_at = anomaly.user_stack()
-        if cls is not None:  # a Value's op: out of the cyclic collector's sight (autodiff.collector)
-            untrack(op)
+        if (
+            cls is not None
+        ):  # a Value's op: out of the cyclic collector's sight if the ops behind it are (autodiff.collector)
+            gx, gy = x.grad_fn, y.grad_fn
+            if (gx is None or not is_tracked(gx)) and (gy is None or not is_tracked(gy)):
+                untrack(op)
+                untracked[0] = True
     return result
 
 

@@ -55,6 +55,9 @@ def record_inplace(tensor, result):
         node._output_counter, node.output_version = tensor._vc, tensor._vc[0]
     tensor.grad_fn = node
     tensor._requires_grad = True
+    from .collector import track_graph
+
+    track_graph((tensor,))  # an older tensor now leads to newer ops: a cycle through them must be seen
 
 
 def resolve(tensor, version):

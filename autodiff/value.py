@@ -2,9 +2,8 @@
 
 import numpy as np
 
-from . import functions, ops
+from . import collector, functions, ops
 from . import methods as _methods  # noqa: F401  (Tensor's operators must exist before they are wrapped here)
-from .collector import untrack
 from .engine import apply2
 from .errors import BACKWARD_TWICE
 from .functions import operand
@@ -51,7 +50,7 @@ class Value(Tensor):
                 "Value(data, _children, _op) is how micrograd's own operators build its graph; here "
                 "operations record the graph themselves: write a * b, a + b, a.tanh() ..."
             )
-        super().__init__(data, requires_grad=True, dtype=np.float64, name=label or None)
+        super().__init__(data, requires_grad=True, dtype=np.float64, name=_text(label) or None)
         if self.ndim:
             raise ValueError(f"a Value holds one number, got shape {self.shape}; use Tensor for arrays")
 
@@ -91,7 +90,7 @@ class Value(Tensor):
 
     @label.setter
     def label(self, text):
-        self.name = text
+        self.name = _text(text)
 
     @property
     def _prev(self):
@@ -145,6 +144,11 @@ class Value(Tensor):
         return f"Value(data={self.item()}, grad={grad.item() if isinstance(grad, Tensor) else grad})"
 
 
+def _text(label):
+    """A label as text (None stays None): a label is for drawings, and text holds nothing a graph could loop through."""
+    return label if label is None or type(label) is str else str(label)
+
+
 def _snapshot(t):
     """A Value showing the data (and gradient, if any) of a tensor that is not a Value."""
     v = Tensor._wrap(t._data)
@@ -158,8 +162,10 @@ def _as_value(out):
     if type(out) is Tensor and not out._data.ndim and out._data.dtype.kind == "f":
         out.__class__ = Value  # same layout (no slots of its own): no new object
         out._retains_grad = True
-        if type(out.grad_fn) in _CATALOGUE:  # out of the cyclic collector's sight, as apply2 does for Values' operators
-            untrack(out.grad_fn)
+        node = out.grad_fn
+        if type(node) in _CATALOGUE and collector.alone(node):  # out of the collector's sight, as apply2 does
+            collector.untrack(node)
+            collector.used[0] = True
     return out
 
 

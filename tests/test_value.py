@@ -316,19 +316,85 @@ def test_the_ops_of_values_are_kept_from_the_cyclic_collector_and_freed_by_refer
         gc.enable()
 
 
-@pytest.mark.parametrize("how", ["create_graph", "assigned"])
-def test_a_gradient_that_leads_back_to_its_value_is_a_cycle_the_collector_frees(how):
-    """v.grad = a graph that reads v: v → its .grad → ops → v. Those ops are put back in the collector's sight."""
+def _cycle_through_a_gradient(how):
+    v = Value(3.0)
+    y = v * v * v  # ops out of the collector's sight
+    if how == "create_graph":
+        y.backward(create_graph=True)  # v.grad = 3v², recorded: its graph reads v
+        assert float(v.grad) == 27.0 and v.grad.requires_grad
+    else:
+        v.grad = y * 2.0
+    return v, y
+
+
+def _cycle_through_an_inplace_change(how):
+    v = Value(2.0)
+    t = v * 3.0
+    (t * t).backward(create_graph=True)  # v.grad's graph reads t
+    w = v * 5.0  # made after v.grad was stored
+    t[()] = w  # t is now the output of a newer op: t → setitem → w → its op → v → v.grad → … → t
+    return v, w
+
+
+def _cycle_through_a_label(how):
+    v = Value(1.0)
+    w = v * 2.0
+    v.label = w  # kept as text
+    assert v.label == repr(w)
+    return v, w
+
+
+class _Twice(ad.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2.0
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 2.0
+
+
+def _cycle_through_a_functions_context(how):
+    v = Value(1.0)
+    y = _Twice.apply(v)
+    w = v * y  # an op behind a custom Function stays in the collector's sight
+    y.grad_fn.later = w  # y → its node → w → w's op → y
+    return v, w
+
+
+def _cycle_through_a_checkpointed_layer(how):
+    class Layer:  # keeps its output, as makemore's layers do
+        def __init__(self):
+            self.w = Value(0.5)
+
+        def __call__(self, x):
+            self.out = self.w * x
+            return self.out
+
+    layer = Layer()
+    h = ad.checkpoint(layer, Value(1.0))
+    layer(h)  # layer.out → its op → h → the checkpoint's node → layer
+    return layer.w, layer.out
+
+
+CYCLES = {
+    "create_graph": _cycle_through_a_gradient,
+    "grad assigned": _cycle_through_a_gradient,
+    "in-place change": _cycle_through_an_inplace_change,
+    "label": _cycle_through_a_label,
+    "Function context": _cycle_through_a_functions_context,
+    "checkpoint": _cycle_through_a_checkpointed_layer,
+}
+
+
+@pytest.mark.parametrize("how", sorted(CYCLES))
+def test_a_cycle_through_the_ops_of_values_is_still_freed_by_the_collector(how):
+    """Ops kept from the collector reach only ops kept from it, and every way the library offers to make something
+    older point at something newer (a recorded .grad, an in-place change) puts them back: a cycle is still freed."""
 
     def make():
-        v = Value(3.0)
-        y = v * v * v  # ops out of the collector's sight
-        if how == "create_graph":
-            y.backward(create_graph=True)  # v.grad = 3v², recorded: its graph reads v
-            assert float(v.grad) == 27.0 and v.grad.requires_grad
-        else:
-            v.grad = y * 2.0
-        return weakref.ref(v), weakref.ref(y.grad_fn)
+        value, later = CYCLES[how](how)
+        return weakref.ref(value), weakref.ref(later.grad_fn)
 
     gc.collect()
     value, op = make()
