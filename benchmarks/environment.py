@@ -167,6 +167,22 @@ def machine():
     return info
 
 
+def revision():
+    """The commit the benchmarks and the engine come from (``git rev-parse --short HEAD``), with
+    " + uncommitted changes" when ``autodiff``, ``nn`` or ``benchmarks`` differ from it; None outside git."""
+    git = ["git", "-C", ROOT]
+    try:
+        head = subprocess.run(git + ["rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+        changed = subprocess.run(
+            git + ["status", "--porcelain", "--", "autodiff", "nn", "benchmarks"], capture_output=True, text=True
+        )
+    except OSError:  # no git
+        return None
+    if head.returncode:
+        return None
+    return head.stdout.strip() + (" + uncommitted changes" if changed.stdout.strip() else "")
+
+
 def engine_tree(rev, path):
     """Write revision ``rev``'s ``autodiff`` and ``nn`` (``git archive``) into the directory ``path``."""
     archive = subprocess.run(["git", "-C", ROOT, "archive", "--format=tar", rev, "autodiff", "nn"], capture_output=True)

@@ -24,6 +24,7 @@ import argparse
 import json
 import math
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -161,8 +162,13 @@ def _clean(value):
     return value
 
 
-def write_json(path, rows, machine, args, mode="peers"):
+def write_json(path, rows, machine, args, mode="peers", argv=None):
+    """The rows, the machine and the settings as JSON, with the command that made them and the commit it ran."""
     report = {
+        "command": " ".join(
+            ["python -m benchmarks"] + [shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)]
+        ),
+        "commit": environment.revision(),
         "mode": mode,
         "ratio": RATIO,
         "machine": machine,
@@ -321,7 +327,7 @@ def main(argv=None):
     machine = environment.machine()
     print(describe(machine))
     if args.json:
-        write_json(args.json, rows, machine, args, mode="against" if args.against else "peers")
+        write_json(args.json, rows, machine, args, mode="against" if args.against else "peers", argv=argv)
         print(f"wrote {args.json}")
     return rows
 

@@ -3,6 +3,7 @@ peers compute the same thing as autodiff. Never asserts a timing."""
 
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -56,7 +57,9 @@ def test_smoke_covers_every_workload(smoke):
 
 def test_smoke_json_structure(smoke):
     _, report = smoke
-    assert {"mode", "ratio", "machine", "settings", "rows"} <= set(report)
+    assert {"command", "commit", "mode", "ratio", "machine", "settings", "rows"} <= set(report)
+    assert report["command"].startswith("python -m benchmarks --smoke --peers none --json ")  # what made the numbers
+    assert report["commit"] is None or re.fullmatch(r"[0-9a-f]{7,}( \+ uncommitted changes)?", report["commit"])
     assert {"cpu", "cores", "python", "numpy", "threads", "blas", "date"} <= set(report["machine"])
     assert report["settings"]["smoke"] is True
     for r in report["rows"]:
