@@ -1,34 +1,37 @@
-"""What CPython's cyclic garbage collector sees of a graph of Values: their ops are kept out of its sight.
+"""What CPython's cyclic garbage collector sees of a graph of Values: nothing an operation makes.
 
 micrograd's demo makes about 65,000 one-number operations a step, each a Value and an op. Every
 object that can hold references is on the cyclic collector's list, and its full collections,
 which the growing graph sets off, scan every object on the list: on the demo they took a third
-of a step. A graph of ops needs no cyclic collector: an op points at its inputs and at arrays,
-and nothing it reaches leads back to it, so reference counting frees the graph the moment its
-last tensor is dropped. ``untrack(op)`` takes the op of a Value operation off the list
-(``PyObject_GC_UnTrack``: what C types do for objects that cannot be part of a cycle), leaving
-one object an operation for the collector, not two. The collector's settings are left alone.
+of a step. A graph needs no cyclic collector: an op points at its inputs and at arrays, a Value
+at its op, its array and its gradient, and nothing they reach leads back to them, so reference
+counting frees the graph the moment its last tensor is dropped. An operation on Values takes its
+op and its result off the list (``untrack``: CPython's ``PyObject_GC_UnTrack``, what C types do
+for objects that cannot be part of a cycle). The Values made by hand (parameters, inputs) stay
+on it, and the collector's settings are left alone.
 
-An op is taken off only if it is one of the catalogue's and every op behind it is off too
-(``alone``): so the ops off the list reach nothing but ops off the list, tensors and arrays, never
-a custom ``autodiff.Function``'s context or a checkpointed function, which may hold anything. A
-cycle through such ops needs a tensor made to point at something newer than itself, and where the
-library does that it puts the ops back on the list (``track_graph``):
+Only a catalogue op whose inputs' ops are all off the list is taken off (``alone``): so what is
+off the list reaches nothing but what is off the list, tensors and arrays, never a custom
+``autodiff.Function``'s context or a checkpointed function, which may hold anything. A cycle
+through it then needs a tensor made to point at something newer than itself, and where the
+library does that it puts the graph behind back on the list (``track_graph``):
 
 * a ``.grad`` that is itself recorded (``backward(create_graph=True)``, or assigned by hand);
 * a recorded in-place change, which makes an older tensor the output of a newer op.
 
-A Value's ``label`` is kept as text. What is left: a tensor's ``name`` set to an object that
-leads back to the graph makes a cycle the collector does not see (nothing in the library does
-that), and ``gc.get_objects`` and ``gc.get_referrers`` do not list Values' ops.
+A Value's ``label`` is kept as text. What is left: a tensor's ``name`` set to something that
+is not text and leads back to its graph makes a cycle the collector does not see (the library
+never does that), and ``gc.get_objects`` and ``gc.get_referrers`` do not list what Values'
+operations made.
 
 Where the C API is not reachable (an interpreter without ``ctypes.pythonapi``), nothing changes.
 """
 
 import gc
+import itertools
 import threading
 
-from .history import graph_nodes
+from .history import graph_inputs, graph_nodes
 
 is_tracked = gc.is_tracked
 
@@ -67,12 +70,13 @@ def alone(op):
 
 
 def track_graph(tensors):
-    """Put the ops of the graphs behind ``tensors`` (any that are recorded) back on the collector's list."""
+    """Put the graphs behind ``tensors`` (any that are recorded: them, their ops, the ops' inputs) back on the list."""
     if _api is None or not used[0]:
         return
     track = _api[1]
-    nodes = graph_nodes([t for t in tensors if t is not None and t.grad_fn is not None])
+    tensors = [t for t in tensors if t is not None and t.grad_fn is not None]
+    nodes = graph_nodes(tensors)
     with _tracking:
-        for node in nodes:
-            if not is_tracked(node):
-                track(node)
+        for obj in itertools.chain(tensors, nodes, *(graph_inputs(node) for node in nodes)):
+            if not is_tracked(obj):
+                track(obj)

@@ -160,6 +160,7 @@ def apply2(op_cls, x, y, cls=None):
             gx, gy = x.grad_fn, y.grad_fn
             if (gx is None or not is_tracked(gx)) and (gy is None or not is_tracked(gy)):
                 untrack(op)
+                untrack(result)
                 untracked[0] = True
     return result
 

@@ -165,6 +165,7 @@ def _as_value(out):
         node = out.grad_fn
         if type(node) in _CATALOGUE and collector.alone(node):  # out of the collector's sight, as apply2 does
             collector.untrack(node)
+            collector.untrack(out)
             collector.used[0] = True
     return out
 
