@@ -163,6 +163,17 @@ def test_penalty_gradients_agree(workload):
     assert not bad, f"losses differ from autodiff's {checks['autodiff']['losses']}: {bad}"
 
 
+def test_the_update_in_place_gives_the_textbook_updates_numbers():
+    """W.grad *= lr; W -= W.grad (textbook_phases' last column) is W -= lr * W.grad without the temporary, bit for bit."""
+    p = mlp_raw.problem(smoke=True)
+    textbook_step = textbook.autodiff_step(p, update="textbook")
+    in_place = textbook.autodiff_step(p, update="in place")
+    for _ in range(3):
+        assert textbook_step().item() == in_place().item()
+    with pytest.raises(ValueError, match=r"update must be one of \('textbook', 'in place'\), got 'adam'"):
+        textbook.autodiff_phases(p, update="adam")
+
+
 def test_textbook_penalty_must_be_known():
     with pytest.raises(ValueError, match=r"penalty must be one of \(None, 'explicit', 'l2_penalty'\), got 'l1'"):
         textbook.numpy_step(mlp_raw.problem(smoke=True), penalty="l1")
@@ -224,9 +235,9 @@ def test_textbook_phases_experiment_times_every_spelling(capsys):
     assert textbook_phases.main(["--smoke"]) == 0
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| mlp")]
     assert [row.split(" | ")[0][2:] for row in rows] == list(textbook_phases.SPELLINGS)
-    for row in rows:  # seven figures: milliseconds and ratios, all positive
+    for row in rows:  # eight figures: milliseconds and ratios, all positive
         figures = [float(cell.split()[0]) for cell in row.strip("| ").split(" | ")[1:]]
-        assert len(figures) == 7 and min(figures) > 0
+        assert len(figures) == 8 and min(figures) > 0
 
 
 def test_memory_traces_what_each_engine_allocates():

@@ -9,7 +9,10 @@ steps into their phases, interleaved step by step in one process with the same d
 * hand-written numpy: ``forward`` (into buffers allocated once, the penalty by ``np.vdot``) and
   ``backward`` (each layer's gradients, ``+= λW`` for the penalty, then that layer's update in
   place: the program interleaves them), so its backward is compared with autodiff's backward
-  plus update.
+  plus update;
+* autodiff again, whole steps, with the update spelled ``W.grad *= lr; W -= W.grad`` (the same
+  numbers, no temporary as large as W): the last column, what the textbook spelling's
+  temporary costs.
 
     python -m benchmarks.experiments.textbook_phases [--steps N] [--smoke]
 
@@ -35,13 +38,16 @@ WARMUP = 20
 
 
 def measure(workload, steps, smoke=False):
-    """{phase: median seconds} for autodiff ("forward", "backward", "update") and numpy ("numpy forward",
-    "numpy backward") on one of ``WORKLOADS``."""
+    """{phase: median seconds} for autodiff ("forward", "backward", "update"), numpy ("numpy forward",
+    "numpy backward") and autodiff with the update scaling ``.grad`` in place ("step, update in place":
+    the whole step) on one of ``WORKLOADS``."""
     p = workload.problem(smoke)
     forward, backward, update = textbook.autodiff_phases(p, workload.PENALTY)
     np_forward, np_backward = textbook.numpy_phases(p, workload.PENALTY)
+    in_place = textbook.autodiff_step(p, workload.PENALTY, update="in place")
     clock = time.perf_counter
-    times = {k: [] for k in ("forward", "backward", "update", "numpy forward", "numpy backward")}
+    keys = ("forward", "backward", "update", "numpy forward", "numpy backward", "step, update in place")
+    times = {k: [] for k in keys}
     for i in range(WARMUP + steps):
         t0 = clock()
         loss = forward()
@@ -54,8 +60,10 @@ def measure(workload, steps, smoke=False):
         t4 = clock()
         np_backward(delta)
         t5 = clock()
+        in_place()
+        t6 = clock()
         if i >= WARMUP:
-            for key, seconds in zip(times, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)):
+            for key, seconds in zip(times, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5)):
                 times[key].append(seconds)
     return {k: statistics.median(v) for k, v in times.items()}
 
@@ -67,8 +75,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     set_threads(threads())  # every CPU, or OMP_NUM_THREADS
     autodiff.tune_allocator()  # glibc's thresholds, as the suite gives every engine (one process here: both)
-    print("| workload | forward | numpy forward | × | backward + update (update) | numpy backward | × | step × |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print(
+        "| workload | forward | numpy forward | × | backward + update (update) | numpy backward | × | step × "
+        "| step × with the update in place |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for workload in WORKLOADS:
         name = workload.NAME
         m = {k: v * 1e3 for k, v in measure(workload, 3 if args.smoke else args.steps, args.smoke).items()}
@@ -77,9 +88,12 @@ def main(argv=None):
         print(
             f"| {name} | {m['forward']:.3f} | {m['numpy forward']:.3f} | {m['forward'] / m['numpy forward']:.2f} "
             f"| {back:.3f} ({m['update']:.3f}) | {m['numpy backward']:.3f} | {back / m['numpy backward']:.2f} "
-            f"| {step / np_step:.2f} |"
+            f"| {step / np_step:.2f} | {m['step, update in place'] / np_step:.2f} |"
         )
-    print("(milliseconds, medians over the steps; numpy's backward includes its in-place update)")
+    print(
+        "(milliseconds, medians over the steps; numpy's backward includes its in-place update; the last column: "
+        "autodiff's step with W.grad *= lr; W -= W.grad instead of W -= lr * W.grad)"
+    )
     return 0
 
 

@@ -49,9 +49,9 @@ def _check(penalty):
         raise ValueError(f"penalty must be one of {PENALTIES}, got {penalty!r}")
 
 
-def autodiff_step(p, penalty=None, lam=LAMBDA):
+def autodiff_step(p, penalty=None, lam=LAMBDA, update="textbook"):
     """This engine on raw tensors: ``h @ W.T + b``, ``ad.relu``, ``F.cross_entropy`` or ``((h - y) ** 2).mean()``."""
-    forward, backward, update = autodiff_phases(p, penalty, lam)
+    forward, backward, update = autodiff_phases(p, penalty, lam, update)
 
     def step():
         loss = forward()
@@ -62,8 +62,16 @@ def autodiff_step(p, penalty=None, lam=LAMBDA):
     return step
 
 
-def autodiff_phases(p, penalty=None, lam=LAMBDA):
-    """``autodiff_step``'s three phases: ``forward()`` (returns J), ``backward(J)``, ``update()``."""
+UPDATES = ("textbook", "in place")
+
+
+def autodiff_phases(p, penalty=None, lam=LAMBDA, update="textbook"):
+    """``autodiff_step``'s three phases: ``forward()`` (returns J), ``backward(J)``, ``update()``.
+
+    ``update="in place"`` spells the update as the numpy program does its own: the gradient scaled
+    in its own memory, ``W.grad *= lr; W -= W.grad`` (the same numbers, no temporary as large as W;
+    ``benchmarks.experiments.textbook_phases`` measures what the textbook spelling's temporary costs).
+    """
     import autodiff as ad
     from nn import functional as F
 
@@ -93,13 +101,23 @@ def autodiff_phases(p, penalty=None, lam=LAMBDA):
     def backward(loss):
         loss.backward()
 
-    def update():
+    def textbook_update():
         with ad.no_grad():
             for w in params:
                 w -= lr * w.grad
                 w.grad = None
 
-    return forward, backward, update
+    def update_in_place():
+        with ad.no_grad():
+            for w in params:
+                g = w.grad
+                g *= lr
+                w -= g
+                w.grad = None
+
+    if update not in UPDATES:
+        raise ValueError(f"update must be one of {UPDATES}, got {update!r}")
+    return forward, backward, textbook_update if update == "textbook" else update_in_place
 
 
 def torch_step(p, penalty=None, lam=LAMBDA):
