@@ -26,6 +26,7 @@ __all__ = [
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
+_min, _max = np.minimum.reduce, np.maximum.reduce  # labels.min() and .max() without numpy's Python wrappers
 
 
 def linear(x, weight, bias=None):
@@ -95,7 +96,7 @@ def cross_entropy(logits, labels, reduction="mean"):
             f"cross_entropy: labels must have shape (N,) = ({n},) for logits of shape {logits.shape}, "
             f"got {labels.shape}"
         )
-    if n and (labels.min() < 0 or labels.max() >= classes):
+    if n and (_min(labels) < 0 or _max(labels) >= classes):
         raise ValueError(
             f"cross_entropy: labels must lie in [0, {classes}) for {classes} classes, "
             f"got values from {labels.min()} to {labels.max()}"
