@@ -24,7 +24,7 @@ cyclic garbage collector frees, and the garbage one engine leaves would slow the
 the processes interleaved round by round. In a process: ``WARMUP`` steps untimed (the
 collector's work per step grows over the first steps, as micrograd's garbage accumulates),
 then ``STEPS`` steps with the collector on, as the notebook runs them: the mean time per step
-and the time in the collector (``gc.callbacks``); then ``GC_OFF_STEPS`` steps each with the
+and the time in the collector and its full collections (``gc.callbacks``); then ``GC_OFF_STEPS`` steps each with the
 collector paused (``gc.collect()`` before each, untimed): the time the ops themselves take.
 Every step's loss is compared across the engines (the same weights, the same float64
 arithmetic: they agree to round-off).
@@ -108,13 +108,14 @@ def child(engine, smoke=False):
     for k in range(warmup):
         losses.append(step(k)[0])
 
-    gc_seconds, gc_start = [0.0], [0.0]
+    gc_seconds, gc_start, full = [0.0], [0.0], [0]
 
     def on_gc(phase, info):
         if phase == "start":
             gc_start[0] = time.perf_counter()
         else:
             gc_seconds[0] += time.perf_counter() - gc_start[0]
+            full[0] += info["generation"] == 2
 
     gc.callbacks.append(on_gc)
     start = time.perf_counter()
@@ -136,6 +137,7 @@ def child(engine, smoke=False):
     return {
         "seconds": seconds,
         "gc_s": gc_seconds[0] / steps,
+        "full_collections": full[0] / steps,
         "gc_off_seconds": statistics.mean(off),
         "losses": losses,
         "accuracy": accuracy,
@@ -202,6 +204,14 @@ def run(ctx):
     return [
         row(NAME, "time per step (gc on)", "s", med("seconds"), samples=samples("seconds"), notes=notes, checks=checks),
         row(NAME, "of which in the cyclic gc", "s", med("gc_s"), ratio=False, samples=samples("gc_s")),
+        row(
+            NAME,
+            "full collections of the cyclic gc per step",
+            "",
+            med("full_collections"),
+            ratio=False,
+            samples=samples("full_collections"),
+        ),
         row(
             NAME,
             "time per step, gc paused",
