@@ -32,6 +32,9 @@ import itertools
 import threading
 
 from .history import graph_inputs, graph_nodes
+from .ops import CATALOGUE
+
+_CATALOGUE = frozenset(CATALOGUE)  # ops whose only references are their inputs, saved arrays and parameters
 
 is_tracked = gc.is_tracked
 
@@ -67,6 +70,15 @@ def alone(op):
         if up is not None and is_tracked(up):
             return False
     return True
+
+
+def let_go(value):
+    """Take the Value ``value`` and its op off the list if ``alone`` (``engine.apply2`` does the same inline)."""
+    node = value.grad_fn
+    if type(node) in _CATALOGUE and alone(node):
+        untrack(node)
+        untrack(value)
+        used[0] = True
 
 
 def track_graph(tensors):

@@ -154,7 +154,7 @@ def apply2(op_cls, x, y, cls=None):
         result.grad_fn, result._requires_grad = op, True
         if state.anomaly:
             op.created_at = anomaly.user_stack()
-        # a Value's op and result: out of the cyclic collector's sight if the ops behind them are (autodiff.collector)
+        # a Value's op and result: out of the cyclic collector's sight if the ops behind them are (collector.let_go, inlined)
         if cls is not None:
             gx, gy = x.grad_fn, y.grad_fn
             if (gx is None or not is_tracked(gx)) and (gy is None or not is_tracked(gy)):

@@ -13,7 +13,6 @@ from .tensor import Tensor, _raw
 
 _ZERO = np.float64(0.0)
 _NUMBERS = (int, float, np.float64)  # operands that become a 0-d float64 constant next to a Value
-_CATALOGUE = frozenset(ops.CATALOGUE)  # ops whose only references are their inputs, saved arrays and parameters
 _SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/", "relu": "ReLU"}  # micrograd's names for its ops
 
 
@@ -162,11 +161,7 @@ def _as_value(out):
     if type(out) is Tensor and not out._data.ndim and out._data.dtype.kind == "f":
         out.__class__ = Value  # same layout (no slots of its own): no new object
         out._retains_grad = True
-        node = out.grad_fn
-        if type(node) in _CATALOGUE and collector.alone(node):  # out of the collector's sight, as apply2 does
-            collector.untrack(node)
-            collector.untrack(out)
-            collector.used[0] = True
+        collector.let_go(out)  # out of the cyclic collector's sight, as apply2 does for Values' operators
     return out
 
 
