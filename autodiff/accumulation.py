@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 
+from . import deferred
 from .tensor import Tensor
 from .versions import bump_version
 
@@ -57,5 +58,7 @@ def accumulate(tensor, g, create_graph, unshared):
         if grad._requires_grad or not grad._data.flags.writeable:
             tensor._grad = Tensor._wrap(grad._data + g)
         else:
+            if deferred.waiting:  # products that read this .grad see it before it changes
+                deferred.settle()
             grad._data += g
             bump_version(grad)

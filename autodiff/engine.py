@@ -23,6 +23,7 @@ from .accumulation import STEALS, accumulate
 from .accumulation import unshared as is_unshared
 from .collector import is_tracked, track_graph, untrack
 from .collector import used as untracked
+from .deferred import Deferred, stand_in
 from .grad_mode import _local, _set_differentiating_rule
 from .history import graph_inputs, graph_nodes, inputs_for_backward
 from .ops import MANY, ONE, array_math, two_slots
@@ -80,10 +81,10 @@ def apply(op_cls, *inputs, **params):
     return result
 
 
-def apply1(op_cls, x, **params):
-    """``apply`` for one input."""
+def apply1(op_cls, x, _array=None, **params):
+    """``apply`` for one input; ``_array``: what the forward gets instead of x's array (``deferred.summand``)."""
     op = op_cls()
-    a = x._data
+    a = x._data if _array is None else _array
     try:
         out = op.forward(a, **params)
         if type(out) is not _ndarray:
@@ -389,7 +390,7 @@ def _walk(walk, retain_graph, create_graph, capture, xp, array_type):
                 up = x.grad_fn
                 if wanted is not None and id(x) not in targets and up not in wanted:
                     continue
-                data = x._data
+                data = x._data if type(x) is not Deferred else stand_in(x)  # (a product not made: its shape)
                 if (type(gx) is _ndarray or type(gx) is not x._scalar_grad) and (
                     gx.shape != data.shape or (gx.dtype is not data.dtype and gx.dtype != data.dtype)
                 ):

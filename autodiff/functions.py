@@ -13,6 +13,7 @@ import operator
 import numpy as np
 
 from . import (
+    deferred,
     engine,  # as a module: the engine may still be loading when this module is (import order is free)
     ops,
 )
@@ -174,6 +175,10 @@ def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     if dim is not None or keepdim is not None:
         axis, keepdims = _spelling("sum", axis, dim, keepdims, keepdim)
     x = as_tensor(x)
+    if axis is None and type(x) is deferred.Deferred:  # (W * W).sum(): ⟨W, W⟩, W * W not made
+        summand = deferred.summand(x)
+        if summand is not None:
+            return engine.apply1(ops.Sum, x, _array=summand, axis=None, keepdims=keepdims)
     return engine.apply1(ops.Sum, x, axis=_reduction_axis(x, axis, "sum"), keepdims=keepdims)
 
 
@@ -1015,6 +1020,7 @@ __all__ = [
         "np",
         "ops",
         "engine",
+        "deferred",
         "Tensor",
         "Constant",
         "normalize_index",

@@ -7,7 +7,7 @@
 
 import numpy as np
 
-from . import functions, numpy_dispatch, ops
+from . import deferred, functions, numpy_dispatch, ops
 from .engine import apply2
 from .functions import operand
 from .grad_mode import is_grad_enabled
@@ -35,11 +35,17 @@ def __rsub__(self, other):
 
 
 def __mul__(self, other):
-    return apply2(ops.Mul, self, other if isinstance(other, Tensor) else operand(other, self))
+    other = other if isinstance(other, Tensor) else operand(other, self)
+    if self._data.size >= deferred.FROM_ELEMENTS and deferred.waits(self, other):  # made when read
+        return deferred.later(apply2(deferred.Later, self, other), self, other)
+    return apply2(ops.Mul, self, other)
 
 
 def __rmul__(self, other):
-    return apply2(ops.Mul, operand(other, self), self)
+    other = operand(other, self)
+    if self._data.size >= deferred.FROM_ELEMENTS and deferred.waits(other, self):
+        return deferred.later(apply2(deferred.Later, other, self), other, self)
+    return apply2(ops.Mul, other, self)
 
 
 def __truediv__(self, other):
@@ -108,6 +114,8 @@ def __ipow__(self, other):
 def __setitem__(self, index, value):
     index = normalize_index(index)
     if not _records_inplace(self, value, "[...] ="):
+        if deferred.waiting:
+            deferred.settle()
         self._data[index] = _raw(value)
         bump_version(self)
         return
@@ -135,6 +143,11 @@ def _records_inplace(self, other, symbol):
 
 def _inplace(self, op, ufunc, other, symbol):
     if not _records_inplace(self, other, symbol):
+        if deferred.waiting:
+            if deferred.add_into(self, other, ufunc):  # w -= lr * w.grad: lr * w.grad not made
+                bump_version(self)
+                return self
+            deferred.settle()
         ufunc(self._data, _raw(other), out=self._data, casting="same_kind")
         bump_version(self)
         return self

@@ -24,6 +24,7 @@ import operator
 
 import numpy as np
 
+from . import deferred
 from . import functions as F
 from .errors import NUMERIC_KINDS
 from .grad_mode import is_grad_enabled
@@ -117,6 +118,8 @@ def numpy_own(func, args, kwargs, why=None, method="__call__"):
     if is_grad_enabled() and _requires_grad((args, kwargs)):
         raise TypeError(refusal(func, why, method))
     call = func if method == "__call__" else getattr(func, method)
+    if deferred.waiting:  # numpy may write into the arrays (out=, np.copyto): products waiting read them first
+        deferred.settle()
     result = call(*_data(args), **_data(kwargs))
     written = _WRITES_INTO.get(func) if method == "__call__" else "a" if method == "at" else None
     if written is not None:  # np.copyto(t, ...), np.add.at(t, ...): t's data changed in place

@@ -5,8 +5,7 @@ placeholders (``FreedTensor``) instead of their big intermediate inputs, so thos
 freed unless you hold the tensors, while the graph can still be walked and drawn, as in PyTorch.
 """
 
-import numpy as np
-
+from .deferred import stand_in, without_memory
 from .tensor import Tensor
 from .versions import version_counter
 
@@ -36,29 +35,12 @@ class FreedTensor(Tensor):
         )
 
 
-_EMPTY = {}  # (shape, dtype) -> a read-only array of that shape and dtype whose elements all view one zero
-
-
-def _empty_like(data):
-    """Shape and dtype without memory: a read-only zero-stride view of one zero, one per shape and dtype (the
-    same shapes come back every training step; np.broadcast_to costs ten times more than a dict lookup)."""
-    key = (data.shape, data.dtype)
-    empty = _EMPTY.get(key)
-    if empty is None:
-        if len(_EMPTY) >= 4096:
-            _EMPTY.clear()
-        empty = np.ndarray(data.shape, data.dtype, np.zeros(1, data.dtype), 0, (0,) * data.ndim)
-        empty.flags.writeable = False
-        _EMPTY[key] = empty
-    return empty
-
-
 def placeholder(tensor):
     """The one FreedTensor that stands for ``tensor`` in released ops."""
     kept = tensor._released_as
     if kept is None:
         kept = _new(FreedTensor)
-        kept._data, kept._vc = _empty_like(tensor._data), version_counter(tensor)
+        kept._data, kept._vc = without_memory(stand_in(tensor)), version_counter(tensor)
         kept.grad_fn, kept.name, kept._grad = tensor.grad_fn, tensor.name, tensor._grad_tensor()
         kept._requires_grad, kept._retains_grad, kept._history, kept._released_as = True, False, None, None
         tensor._released_as = kept
@@ -70,7 +52,9 @@ def let_go_of_intermediates(nodes):
     for node in nodes:
         node.inputs = tuple(
             [
-                placeholder(t) if t.grad_fn is not None and not t._freed and t._data.nbytes >= FREE_FROM_BYTES else t
+                placeholder(t)
+                if t.grad_fn is not None and not t._freed and stand_in(t).nbytes >= FREE_FROM_BYTES
+                else t
                 for t in node.inputs
             ]
         )

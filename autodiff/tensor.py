@@ -12,6 +12,7 @@ from .versions import UNCHANGED, bump_version, version_counter
 _new = object.__new__
 
 _autograd = None  # autodiff.autograd, which builds on this module: it puts itself here when imported
+_deferred = None  # autodiff.deferred (products made when read), which puts itself here too
 
 NON_LEAF_GRAD = (
     "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
@@ -197,6 +198,8 @@ class Tensor:
     @property
     def data(self):
         """The numpy array. Writing into it directly is invisible to autodiff, like PyTorch's ``.data``."""
+        if _deferred.waiting:
+            _deferred.settle()
         return self._data
 
     @data.setter
@@ -323,6 +326,8 @@ class Tensor:
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead "
                 "(or call it under autodiff.no_grad())."
             )
+        if _deferred.waiting:
+            _deferred.settle()
         return self._data
 
     def tolist(self):
@@ -345,6 +350,8 @@ class Tensor:
                 raise RuntimeError(NO_ARRAY_OF_GRAD)
         if copy:
             return np.array(self._data, dtype=dtype, copy=True)
+        if _deferred.waiting:
+            _deferred.settle()
         return self._data if dtype is None else self._data.astype(dtype, copy=False)
 
     def __len__(self):

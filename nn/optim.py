@@ -16,6 +16,7 @@ import numbers
 import numpy as np
 
 import autodiff as ad
+from autodiff.deferred import add_product
 
 _REAL = (float, int, numbers.Real)  # the concrete types first: isinstance of an ABC is slow
 
@@ -188,28 +189,6 @@ def _label(p):
     return repr(p.name) if p.name else f"a parameter of shape {p.shape}"
 
 
-_CHUNK = 1 << 16  # elements: a 256 KiB float32 scratch stays in a core's L2 cache
-
-
-def _shrink_and_subtract(w, keep, a, g):
-    """w ← keep·w − a·g in place, in chunks: numpy's ``w -= a * g`` would first make a·g as large
-    as w, and a separate ``w *= keep`` would read w from memory twice."""
-    if w.size <= _CHUNK or not (w.flags.c_contiguous and g.flags.c_contiguous) or w.shape != g.shape:
-        if keep != 1:
-            w *= keep
-        w -= a * g
-        return
-    flat_w, flat_g = w.reshape(-1), g.reshape(-1)
-    scratch = np.empty(_CHUNK, dtype=np.result_type(g.dtype, w.dtype))
-    for start in range(0, flat_w.size, _CHUNK):
-        stop = min(start + _CHUNK, flat_w.size)
-        part, w_part = scratch[: stop - start], flat_w[start:stop]
-        np.multiply(flat_g[start:stop], a, out=part)
-        if keep != 1:
-            w_part *= keep
-        w_part -= part
-
-
 class SGD(Optimizer):
     """Stochastic gradient descent with momentum μ, optional Nesterov, and weight decay λ (as PyTorch):
 
@@ -227,7 +206,7 @@ class SGD(Optimizer):
         # Plain SGD: w − lr(g + λw) = (1 − lr·λ)w − lr·g, computed in w's own memory with
         # a cache-sized scratch, so no temporary as large as the parameter is ever made.
         w, lr = p.data, group["lr"]
-        _shrink_and_subtract(w, 1 - lr * group["weight_decay"], lr, g)
+        add_product(w, g, lr, np.subtract, keep=1 - lr * group["weight_decay"])
         p.data = w  # the same array: this only moves the version counter, as any in-place change does
 
     def _update(self, w, g, state, group):

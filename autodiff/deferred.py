@@ -1,0 +1,220 @@
+"""Big products made when something reads them: ``(W * W).sum()`` in one pass, ``W -= lr * W.grad``
+without a temporary as large as W.
+
+``x * y`` on two big float arrays of one dtype (the same shape, or one of them a single number)
+is recorded at once, as every op is, but its result is a ``Deferred`` tensor: its array is made
+when something first reads it, with ``Mul``'s own forward, so the values are the ones ``x * y``
+would have had. Two readers need less than the array:
+
+* a sum of all of it (``Sum`` with ``axis=None``): Σᵢ xᵢyᵢ = ⟨x, y⟩, ``np.vdot``, one pass that
+  makes nothing, where the product and its sum stream two arrays of W's size (d2l's penalty
+  written out, s = λ/2 Σ ‖W‖² as ``(W * W).sum()``). The terms are added in another order than
+  ``np.sum(x * y)`` adds them: the value may differ in its last bits. Backward never reads the
+  product (∂/∂x of Σ xy is y), so the gradients are the same to the bit;
+* ``+=`` or ``-=`` of it into a tensor outside the graph (``with no_grad(): W -= lr * W.grad``):
+  done a block at a time through a scratch that stays in the cache, the same numbers as numpy's
+  ``W -= lr * G``, without making ``lr * G``.
+
+A product waiting to be made reads its factors' arrays when it is made, so it must see them as
+they were: before autodiff writes into any array in place or hands one out that the caller could
+write into (``.data``, ``numpy()``, ``np.asarray``, numpy functions with ``out=``), every product
+still waiting is made (``settle``). Writing into an array taken from ``.data`` before the product
+was written is invisible to it, as it is to backward (and to PyTorch's autograd).
+"""
+
+import sys
+import threading
+import weakref
+
+import numpy as np
+
+from . import ops, tensor
+from .grad_mode import _local
+from .tensor import Tensor
+
+FROM_ELEMENTS = 1 << 16
+"""Products of fewer elements are made at once: waiting costs a few µs, what numpy takes to multiply
+64 Ki elements."""
+
+CHUNK = 1 << 16
+"""Elements per block of ``add_product``: a float32 scratch of 256 KiB stays in a core's L2 cache."""
+
+waiting = {}
+"""id(tensor) → (weak reference to it, x, y): the products not made yet."""
+
+_lock = threading.Lock()
+_slot = Tensor._data  # the array slot itself: what a Deferred holds there is a stand-in (shape, dtype, no memory)
+_multiply = ops.Mul.forward  # x * y as the op computes it (x ⊙ x as np.square): the values of the eager product
+
+
+def without_memory(like):
+    """An array of ``like``'s shape and dtype that takes no memory: read-only, every element a view of one
+    zero (a Deferred's stand-in, a FreedTensor's data). One per shape and dtype: the same shapes come back
+    every training step, and np.broadcast_to costs ten times more than a dict lookup."""
+    key = (like.shape, like.dtype)
+    empty = _EMPTY.get(key)
+    if empty is None:
+        if len(_EMPTY) >= 4096:
+            _EMPTY.clear()
+        empty = np.ndarray(like.shape, like.dtype, np.zeros(1, like.dtype), 0, (0,) * like.ndim)
+        empty.flags.writeable = False
+        _EMPTY[key] = empty
+    return empty
+
+
+_EMPTY = {}
+
+
+class Deferred(Tensor):
+    """A product not made yet (see ``autodiff.deferred``). Reading its array makes it, and the tensor
+    becomes a plain Tensor: the class changes back, the object and its place in the graph stay."""
+
+    __slots__ = ()
+
+    @property
+    def _data(self):
+        return made(self)
+
+    @_data.setter
+    def _data(self, array):
+        waiting.pop(id(self), None)
+        _slot.__set__(self, array)
+        self.__class__ = Tensor
+
+    def __repr__(self):
+        made(self)
+        return repr(self)
+
+    def __reduce_ex__(self, protocol):
+        made(self)
+        return self.__reduce_ex__(protocol)
+
+
+class Later(ops.Mul):
+    """``Mul`` recorded without running: its result is a stand-in of the product's shape and dtype."""
+
+    __slots__ = ()
+
+    def forward(self, x, y):
+        return without_memory(x if x.ndim else y)
+
+
+def waits(x, y):
+    """Whether ``x * y`` is better made when read: big, and of one float dtype (float32 or float64)."""
+    a, b = _slot.__get__(x), _slot.__get__(y)
+    return (
+        a.dtype.char in "fd"
+        and b.dtype == a.dtype
+        and (a.shape == b.shape or b.ndim == 0 or a.ndim == 0)
+        and max(a.size, b.size) >= FROM_ELEMENTS
+        and type(x) is not Deferred
+        and type(y) is not Deferred
+        and not _local.state.anomaly
+    )
+
+
+def later(result, x, y):
+    """``result``, which the engine made for ``x * y`` with ``Later`` (its array a stand-in), as a Deferred."""
+    if result.grad_fn is not None:
+        result.grad_fn.__class__ = ops.Mul  # the graph as the eager product's
+    result.__class__ = Deferred
+    key = id(result)
+    waiting[key] = (weakref.ref(result, lambda _, key=key: waiting.pop(key, None)), x._data, y._data)
+    return result
+
+
+def made(t):
+    """``t``'s array: made now if ``t`` is a Deferred (under a lock: two threads may read it at once)."""
+    with _lock:
+        if type(t) is Deferred:
+            _, x, y = waiting.pop(id(t))
+            _slot.__set__(t, _multiply(None, x, y))
+            t.__class__ = Tensor
+    return _slot.__get__(t)
+
+
+def settle(but=None):
+    """Make every product still waiting (but ``but``): before an array is written in place or handed out."""
+    for key in list(waiting):
+        entry = waiting.get(key)
+        t = entry[0]() if entry is not None else None
+        if t is not None and t is not but:
+            made(t)
+
+
+def stand_in(t):
+    """The array of ``t``, or for a Deferred its stand-in: what the shape, dtype and size are read from."""
+    return _slot.__get__(t)
+
+
+class _Factors(np.ndarray):
+    """What ``Sum``'s forward gets for a Deferred: its stand-in, which carries the factors. numpy's
+    ``add.reduce`` of all of it is ⟨x, y⟩; anything else is computed on the product, made now."""
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        x, y = self.factors
+        if ufunc is np.add and method == "reduce" and inputs[0] is self and kwargs.get("axis", 0) is None:
+            if set(kwargs) <= {"axis", "keepdims"}:
+                total = np.vdot(x, y)
+                return np.reshape(total, (1,) * self.ndim) if kwargs.get("keepdims") else total
+        product = _multiply(None, x, y)
+        return getattr(ufunc, method)(*[product if i is self else i for i in inputs], **kwargs)
+
+
+def summand(t):
+    """For ``sum(t)`` over every axis: the array its forward gets when ``t`` is a Deferred product of two
+    arrays of one shape (``_Factors``), or None (the sum reads the product itself)."""
+    entry = waiting.get(id(t)) if type(t) is Deferred else None
+    if entry is None or entry[1].shape != entry[2].shape:
+        return None
+    summed = _slot.__get__(t).view(_Factors)
+    summed.factors = entry[1:]
+    return summed
+
+
+def add_into(target, t, ufunc):
+    """``target ∘= t`` (∘: ufunc, np.add or np.subtract) for a Deferred ``t``, without making it; False
+    when its factors don't fit (another shape or dtype than target's, or target's own memory)."""
+    entry = waiting.get(id(t)) if type(t) is Deferred else None
+    if entry is None or ufunc not in (np.add, np.subtract):
+        return False
+    _, x, y = entry
+    if not x.ndim:
+        x, y = y, x
+    w = target._data
+    if w.shape != x.shape or w.dtype != x.dtype or np.may_share_memory(w, x) or np.may_share_memory(w, y):
+        return False
+    settle(but=t)  # products that read w see it before it changes
+    add_product(w, x, y, ufunc)
+    return True
+
+
+def add_product(w, x, y, ufunc=np.subtract, keep=1):
+    """w ← keep·w ∘ x·y in place (∘: ufunc, np.add or np.subtract), a block at a time through a scratch
+    of ``CHUNK`` elements: numpy's ``w -= x * y`` would first make x·y as large as w, and a separate
+    ``w *= keep`` would read w from memory twice. ``x``: an array; ``y``: a number or an array of x's
+    shape. The same numbers as numpy's spelling."""
+    scalar = np.ndim(y) == 0
+    if (
+        w.size <= CHUNK
+        or w.shape != x.shape
+        or not (w.flags.c_contiguous and x.flags.c_contiguous)
+        or not (scalar or (y.shape == x.shape and y.flags.c_contiguous))
+    ):
+        if keep != 1:
+            w *= keep
+        ufunc(w, x * y, out=w)
+        return
+    flat_w, flat_x = w.reshape(-1), x.reshape(-1)
+    flat_y = y if scalar else y.reshape(-1)
+    scratch = np.empty(CHUNK, dtype=np.result_type(x, y))
+    for start in range(0, flat_w.size, CHUNK):
+        stop = min(start + CHUNK, flat_w.size)
+        part, w_part = scratch[: stop - start], flat_w[start:stop]
+        np.multiply(flat_x[start:stop], flat_y if scalar else flat_y[start:stop], out=part)
+        if keep != 1:
+            w_part *= keep
+        ufunc(w_part, part, out=w_part)
+
+
+tensor._deferred = sys.modules[__name__]  # what Tensor's .data, numpy() and __array__ settle through
