@@ -59,6 +59,6 @@ def accumulate(tensor, g, create_graph, unshared):
             tensor._grad = Tensor._wrap(grad._data + g)
         else:
             if deferred.waiting:  # products that read this .grad see it before it changes
-                deferred.settle()
+                deferred.settle(grad._data)
             grad._data += g
             bump_version(grad)

@@ -17,8 +17,8 @@ would have had. Two readers need less than the array:
 
 A product waiting to be made reads its factors' arrays when it is made, so it must see them as
 they were: before autodiff writes into any array in place or hands one out that the caller could
-write into (``.data``, ``numpy()``, ``np.asarray``, numpy functions with ``out=``), every product
-still waiting is made (``settle``). Writing into an array taken from ``.data`` before the product
+write into (``.data``, ``numpy()``, ``np.asarray``, numpy functions with ``out=``), the products
+still waiting that may read it are made (``settle``). Writing into an array taken from ``.data`` before the product
 was written is invisible to it, as it is to backward (and to PyTorch's autograd).
 """
 
@@ -133,12 +133,15 @@ def made(t):
     return _slot.__get__(t)
 
 
-def settle(but=None):
-    """Make every product still waiting (but ``but``): before an array is written in place or handed out."""
+def settle(array=None, but=None):
+    """Make the products still waiting that may read ``array`` (every one, without it), but ``but``:
+    before ``array`` is written in place or handed out to be."""
     for key in list(waiting):
         entry = waiting.get(key)
         t = entry[0]() if entry is not None else None
-        if t is not None and t is not but:
+        if t is None or t is but:
+            continue
+        if array is None or np.may_share_memory(array, entry[1]) or np.may_share_memory(array, entry[2]):
             made(t)
 
 
@@ -184,7 +187,7 @@ def add_into(target, t, ufunc):
     w = target._data
     if w.shape != x.shape or w.dtype != x.dtype or np.may_share_memory(w, x) or np.may_share_memory(w, y):
         return False
-    settle(but=t)  # products that read w see it before it changes
+    settle(w, but=t)  # products that read w see it before it changes
     add_product(w, x, y, ufunc)
     return True
 

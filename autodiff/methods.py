@@ -115,7 +115,7 @@ def __setitem__(self, index, value):
     index = normalize_index(index)
     if not _records_inplace(self, value, "[...] ="):
         if deferred.waiting:
-            deferred.settle()
+            deferred.settle(self._data)
         self._data[index] = _raw(value)
         bump_version(self)
         return
@@ -147,7 +147,7 @@ def _inplace(self, op, ufunc, other, symbol):
             if deferred.add_into(self, other, ufunc):  # w -= lr * w.grad: lr * w.grad not made
                 bump_version(self)
                 return self
-            deferred.settle()
+            deferred.settle(self._data)
         ufunc(self._data, _raw(other), out=self._data, casting="same_kind")
         bump_version(self)
         return self

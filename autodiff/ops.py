@@ -283,10 +283,14 @@ def _broadcast_to(x, shape):
     """np.broadcast_to, but small results are filled copies: numpy's view costs microseconds to build."""
     if x.shape == shape:
         return x
-    if x.size == 1 and math.prod(shape) <= 1024:
-        out = np.empty(shape, dtype=x.dtype)  # np.full's work without its Python wrapper (half the time)
-        out[...] = x.reshape(())
-        return out
+    if x.size == 1:
+        if math.prod(shape) <= 1024:
+            out = np.empty(shape, dtype=x.dtype)  # np.full's work without its Python wrapper (half the time)
+            out[...] = x.reshape(())
+            return out
+        view = np.ndarray(shape, x.dtype, x if type(x) is np.ndarray else np.asarray(x), 0, (0,) * len(shape))
+        view.flags.writeable = False  # np.broadcast_to's view, built in a fifth of its time
+        return view
     return np.broadcast_to(x, shape)
 
 

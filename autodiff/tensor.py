@@ -199,7 +199,7 @@ class Tensor:
     def data(self):
         """The numpy array. Writing into it directly is invisible to autodiff, like PyTorch's ``.data``."""
         if _deferred.waiting:
-            _deferred.settle()
+            _deferred.settle(self._data)
         return self._data
 
     @data.setter
@@ -327,7 +327,7 @@ class Tensor:
                 "(or call it under autodiff.no_grad())."
             )
         if _deferred.waiting:
-            _deferred.settle()
+            _deferred.settle(self._data)
         return self._data
 
     def tolist(self):
@@ -351,7 +351,7 @@ class Tensor:
         if copy:
             return np.array(self._data, dtype=dtype, copy=True)
         if _deferred.waiting:
-            _deferred.settle()
+            _deferred.settle(self._data)
         return self._data if dtype is None else self._data.astype(dtype, copy=False)
 
     def __len__(self):

@@ -1,0 +1,263 @@
+"""Big products made when read (autodiff.deferred): ``(W * W).sum()`` as ⟨W, W⟩, ``W -= lr * W.grad`` without
+``lr * W.grad``; every other reader sees the product the eager ``x * y`` would have made, as it was."""
+
+import copy
+import pickle
+import threading
+
+import numpy as np
+import pytest
+
+import autodiff as ad
+from autodiff import deferred, ops
+from autodiff.released import FreedTensor
+
+SHAPE = (300, 400)  # 120,000 elements: more than deferred.FROM_ELEMENTS, not a multiple of deferred.CHUNK
+
+
+def weights(dtype=np.float32, seed=0, shape=SHAPE):
+    return ad.Tensor(np.random.default_rng(seed).standard_normal(shape).astype(dtype), requires_grad=True)
+
+
+@pytest.fixture
+def made(monkeypatch):
+    """The products made from a Deferred, as (x, y) pairs."""
+    calls = []
+    real = deferred._multiply
+
+    def spy(op, x, y):
+        calls.append((x, y))
+        return real(op, x, y)
+
+    monkeypatch.setattr(deferred, "_multiply", spy)
+    return calls
+
+
+@pytest.fixture
+def eager(monkeypatch):
+    """Products made at once, as before autodiff.deferred: what the deferred ones are compared with."""
+
+    def off():
+        monkeypatch.setattr(deferred, "FROM_ELEMENTS", 1 << 62)
+
+    return off
+
+
+def test_a_big_product_waits_and_is_made_as_the_eager_one_when_read(made):
+    W = weights()
+    p = W * W
+    assert type(p) is deferred.Deferred and not made
+    assert type(p.grad_fn) is ops.Mul and p.requires_grad and p.shape == SHAPE
+    assert np.array_equal(p.data, np.square(W.data))
+    assert type(p) is ad.Tensor and len(made) == 1
+    q = 0.5 * W
+    assert type(q) is deferred.Deferred
+    assert np.array_equal(np.asarray(q.detach()), np.float32(0.5) * W.data)
+
+
+@pytest.mark.parametrize(
+    "spell",
+    [
+        lambda W, V: W * W,
+        lambda W, V: W * V,
+        lambda W, V: V * 3.0,
+        lambda W, V: 2.0 * W,
+    ],
+    ids=["W*W", "W*V", "V*3", "2*W"],
+)
+def test_every_reader_sees_the_eager_values(spell, eager):
+    W, V = weights(seed=1), weights(seed=2)
+    readers = {
+        "data": lambda p: p.data.copy(),
+        "numpy": lambda p: p.detach().numpy().copy(),
+        "ops": lambda p: (p + 0.0).data,
+        "repr": lambda p: repr(p),
+        "tolist": lambda p: p.tolist(),
+        "deepcopy": lambda p: copy.deepcopy(p).data,
+        "pickle": lambda p: pickle.loads(pickle.dumps(p.detach())).data,
+    }
+    got = {name: read(spell(W, V)) for name, read in readers.items()}
+    eager()
+    want = {name: read(spell(W, V)) for name, read in readers.items()}
+    for name in readers:
+        if name in ("repr", "tolist"):
+            assert got[name] == want[name], name
+        else:
+            assert np.array_equal(got[name], want[name]), name
+
+
+def test_repr_and_type_are_the_eager_ones():
+    p = weights() * 2.0
+    assert repr(p).startswith("Tensor(")
+    assert type(copy.copy(weights() * 2.0)) is ad.Tensor
+    assert type(pickle.loads(pickle.dumps((weights() * 2.0).detach()))) is ad.Tensor
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float32, 1e-5), (np.float64, 1e-12)])
+def test_a_sum_of_all_of_a_product_is_the_inner_product_and_the_product_is_never_made(dtype, rtol, made):
+    W, V = weights(dtype, 1), weights(dtype, 2)
+    w, v = W.data, V.data
+    s = (W * W).sum() + (W * V).sum()
+    k = (W * V).sum(keepdims=True)
+    assert s.dtype == dtype and s.shape == () and k.shape == (1, 1)
+    np.testing.assert_allclose(s.item(), np.sum(w * w) + np.sum(w * v), rtol=rtol)
+    np.testing.assert_allclose(k.item(), np.sum(w * v), rtol=rtol)
+    s.backward()
+    assert not made
+    assert np.array_equal(W.grad.data, 2 * w + v) and np.array_equal(V.grad.data, w)
+
+
+def test_d2l_penalty_written_out_has_the_eager_gradients_to_the_bit(eager):
+    """J = L + λ/2 (‖W1‖² + ‖W2‖²): the penalty's product is not made, the gradients are the eager ones."""
+
+    def gradients():
+        rng = np.random.default_rng(3)
+        x = ad.Tensor(rng.standard_normal((128, 400)).astype(np.float32))
+        W1, W2 = weights(seed=4), ad.Tensor(rng.standard_normal((10, 300)).astype(np.float32), requires_grad=True)
+        h = ad.relu(x @ W1.T)
+        J = (h @ W2.T).pow(2).mean() + 1e-4 / 2 * ((W1 * W1).sum() + (W2 * W2).sum())
+        J.backward()
+        return J.item(), W1.grad.data, W2.grad.data
+
+    J, g1, g2 = gradients()
+    eager()
+    J0, h1, h2 = gradients()
+    assert np.array_equal(g1, h1) and np.array_equal(g2, h2)
+    np.testing.assert_allclose(J, J0, rtol=1e-6)
+
+
+def test_sums_over_an_axis_and_means_read_the_product():
+    W = weights(np.float64)
+    np.testing.assert_allclose((W * W).sum(axis=0).data, np.square(W.data).sum(axis=0))
+    np.testing.assert_allclose((W * W).mean().data, np.square(W.data).mean())
+
+
+def test_second_derivatives_through_a_summed_product():
+    W = weights(np.float64)
+    (g,) = ad.autograd.grad((W * W).sum(), [W], create_graph=True)
+    g.sum().backward()
+    assert np.array_equal(g.data, 2 * W.data) and np.all(W.grad.data == 2)
+
+
+def test_backward_releases_the_product_like_any_big_intermediate(made):
+    W = weights()
+    s = (W * W).sum()
+    s.backward()
+    assert isinstance(s.grad_fn.inputs[0], FreedTensor) and not deferred.waiting and not made
+
+
+def test_a_product_waiting_sees_its_factors_as_they_were_when_it_was_written():
+    """Every way autodiff changes an array in place, or hands one out to be changed, makes the products first."""
+    W = weights(np.float64)
+    before = np.square(W.data)
+
+    def changed(change):
+        W.data = before ** 0.5
+        W.grad = None
+        p = W * W
+        change()
+        return np.array_equal(p.data, before)
+
+    def accumulate():
+        (W * 3.0).sum().backward()
+        (W * 3.0).sum().backward()
+
+    def grad_product():
+        W.grad = None
+        (W * 1.0).sum().backward()
+        g = W.grad * W.grad
+        (W * 1.0).sum().backward()  # adds into the .grad g reads
+        return np.array_equal(g.data, np.ones(SHAPE))
+
+    with ad.no_grad():
+        assert changed(lambda: W.__iadd__(1.0))
+        assert changed(lambda: W.__isub__(W.grad if W.grad is not None else 1.0))
+        assert changed(lambda: W.__setitem__((0, 0), 7.0))
+        assert changed(lambda: W.zero_())
+        assert changed(lambda: W.data.__imul__(0))
+        assert changed(lambda: W.numpy().__imul__(0))
+        assert changed(lambda: np.asarray(W).__imul__(0))
+        assert changed(lambda: np.copyto(W, 0.0))
+        assert changed(lambda: np.multiply(W, 0.0, out=W))
+    assert changed(accumulate)
+    assert grad_product()
+
+
+def test_sgd_written_out_updates_without_making_lr_times_grad_and_gives_numpys_numbers(made):
+    W = weights()
+    (W * W).sum().backward()
+    w, g = W.data.copy(), W.grad.data.copy()
+    with ad.no_grad():
+        W -= 0.01 * W.grad
+        W += W.grad * 0.5
+    assert not made
+    assert np.array_equal(W.data, (w - np.float32(0.01) * g) + g * np.float32(0.5))
+    assert W._version == 2
+
+
+def test_an_update_that_reads_its_own_target_makes_the_product_first():
+    W = weights(np.float64)
+    w = W.data.copy()
+    with ad.no_grad():
+        W -= W * 2.0
+        W += W.T.T * 1.0
+    assert np.array_equal(W.data, 2 * (w - 2.0 * w))
+
+
+def test_a_product_is_not_an_update_into_a_tensor_of_another_shape_or_dtype():
+    W, row = weights(np.float64), ad.Tensor(np.ones((1, SHAPE[1])))
+    with ad.no_grad():
+        row += (W * 2.0)[:1]  # a view of the product: made
+        b = ad.Tensor(np.zeros(SHAPE, np.float32))
+        b -= W * 2.0  # float64 into float32: numpy's casting
+    assert np.array_equal(row.data, 1 + 2 * W.data[:1])
+    assert np.array_equal(b.data, (-(2 * W.data)).astype(np.float32))
+
+
+def test_small_products_and_products_under_anomaly_detection_are_made_at_once():
+    assert type(weights(shape=(10, 10)) * 2.0) is ad.Tensor
+    W = weights()
+    assert type(W * ad.Tensor(np.ones(SHAPE[1], np.float32))) is ad.Tensor  # broadcast: made
+    assert type(W * ad.Tensor(2.0)) is ad.Tensor  # float64 by float32: made
+    with ad.detect_anomaly():
+        assert type(W * W) is ad.Tensor
+
+
+def test_threads_reading_one_product_get_one_array():
+    W = weights(np.float64)
+    p = W * W
+    seen = []
+    threads = [threading.Thread(target=lambda: seen.append(p.data)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(a is seen[0] for a in seen) and np.array_equal(seen[0], np.square(W.data))
+
+
+@pytest.mark.parametrize("n", [10, deferred.CHUNK, 3 * deferred.CHUNK + 5])
+@pytest.mark.parametrize("keep", [1, 0.9])
+@pytest.mark.parametrize("ufunc", [np.add, np.subtract])
+def test_add_product_gives_numpys_numbers_in_blocks(n, keep, ufunc):
+    rng = np.random.default_rng(n)
+    w, x, y = (rng.standard_normal(n).astype(np.float32) for _ in range(3))
+    for factor in (np.float32(0.01), y, 0.01):
+        got = w.copy()
+        deferred.add_product(got, x, factor, ufunc, keep=keep)
+        want = w * np.float32(keep) if keep != 1 else w.copy()
+        ufunc(want, x * factor, out=want)
+        assert np.array_equal(got, want)
+    strided = np.zeros(2 * n, np.float32)[::2]
+    deferred.add_product(strided, x, 2.0)
+    assert np.array_equal(strided, -2 * x)
+
+
+def test_the_stand_in_a_sum_gets_computes_anything_else_on_the_product():
+    W = weights(np.float64)
+    p = W * 3.0
+    assert deferred.summand(p) is None  # a product with a number is summed as an array
+    q = W * W
+    f = deferred.summand(q)
+    np.testing.assert_allclose(np.add.reduce(f, axis=None), np.sum(np.square(W.data)))
+    assert np.array_equal(np.add.reduce(f, axis=0), np.add.reduce(np.square(W.data), axis=0))
+    assert np.array_equal(np.isnan(f), np.zeros(SHAPE, bool))
