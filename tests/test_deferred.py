@@ -152,7 +152,7 @@ def test_a_product_waiting_sees_its_factors_as_they_were_when_it_was_written():
     before = np.square(W.data)
 
     def changed(change):
-        W.data = before ** 0.5
+        W.data = before**0.5
         W.grad = None
         p = W * W
         change()
@@ -193,6 +193,16 @@ def test_sgd_written_out_updates_without_making_lr_times_grad_and_gives_numpys_n
     assert not made
     assert np.array_equal(W.data, (w - np.float32(0.01) * g) + g * np.float32(0.5))
     assert W._version == 2
+
+
+def test_an_update_makes_first_the_other_products_that_read_its_target(made):
+    W = weights()
+    (W * W).sum().backward()
+    square = np.square(W.detach().numpy())
+    p = W * W
+    with ad.no_grad():
+        W -= 0.01 * W.grad
+    assert len(made) == 1 and np.array_equal(p.data, square)
 
 
 def test_an_update_that_reads_its_own_target_makes_the_product_first():
