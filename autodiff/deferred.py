@@ -197,7 +197,7 @@ def add_product(w, x, y, ufunc=np.subtract, keep=1):
     of ``CHUNK`` elements: numpy's ``w -= x * y`` would first make x·y as large as w, and a separate
     ``w *= keep`` would read w from memory twice. ``x``: an array; ``y``: a number or an array of x's
     shape. The same numbers as numpy's spelling."""
-    scalar = np.ndim(y) == 0
+    scalar = type(y) is not np.ndarray or not y.ndim
     if (
         w.size <= CHUNK
         or w.shape != x.shape
@@ -206,7 +206,10 @@ def add_product(w, x, y, ufunc=np.subtract, keep=1):
     ):
         if keep != 1:
             w *= keep
-        ufunc(w, x * y, out=w)
+        if ufunc is np.subtract:
+            w -= x * y
+        else:
+            ufunc(w, x * y, out=w)
         return
     flat_w, flat_x = w.reshape(-1), x.reshape(-1)
     flat_y = y if scalar else y.reshape(-1)
