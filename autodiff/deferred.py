@@ -197,30 +197,26 @@ def add_product(w, x, y, ufunc=np.subtract, keep=1):
     of ``CHUNK`` elements: numpy's ``w -= x * y`` would first make x·y as large as w, and a separate
     ``w *= keep`` would read w from memory twice. ``x``: an array; ``y``: a number or an array of x's
     shape. The same numbers as numpy's spelling."""
-    scalar = type(y) is not np.ndarray or not y.ndim
-    if (
-        w.size <= CHUNK
-        or w.shape != x.shape
-        or not (w.flags.c_contiguous and x.flags.c_contiguous)
-        or not (scalar or (y.shape == x.shape and y.flags.c_contiguous))
-    ):
-        if keep != 1:
-            w *= keep
-        if ufunc is np.subtract:
-            w -= x * y
-        else:
-            ufunc(w, x * y, out=w)
-        return
-    flat_w, flat_x = w.reshape(-1), x.reshape(-1)
-    flat_y = y if scalar else y.reshape(-1)
-    scratch = np.empty(CHUNK, dtype=np.result_type(x, y))
-    for start in range(0, flat_w.size, CHUNK):
-        stop = min(start + CHUNK, flat_w.size)
-        part, w_part = scratch[: stop - start], flat_w[start:stop]
-        np.multiply(flat_x[start:stop], flat_y if scalar else flat_y[start:stop], out=part)
-        if keep != 1:
-            w_part *= keep
-        ufunc(w_part, part, out=w_part)
+    if w.size > CHUNK and w.shape == x.shape and w.flags.c_contiguous and x.flags.c_contiguous:
+        scalar = type(y) is not np.ndarray or not y.ndim
+        if scalar or (y.shape == x.shape and y.flags.c_contiguous):
+            flat_w, flat_x = w.reshape(-1), x.reshape(-1)
+            flat_y = y if scalar else y.reshape(-1)
+            scratch = np.empty(CHUNK, dtype=np.result_type(x, y))
+            for start in range(0, flat_w.size, CHUNK):
+                stop = min(start + CHUNK, flat_w.size)
+                part, w_part = scratch[: stop - start], flat_w[start:stop]
+                np.multiply(flat_x[start:stop], flat_y if scalar else flat_y[start:stop], out=part)
+                if keep != 1:
+                    w_part *= keep
+                ufunc(w_part, part, out=w_part)
+            return
+    if keep != 1:
+        w *= keep
+    if ufunc is np.subtract:
+        w -= x * y
+    else:
+        ufunc(w, x * y, out=w)
 
 
 tensor._deferred = sys.modules[__name__]  # what Tensor's .data, numpy() and __array__ settle through
