@@ -12,7 +12,8 @@ Where things live: ``tensor`` (the Tensor), ``ops`` (every derivative rule),
 ``transforms`` (``grad``, ``elementwise_grad``, ``jacobian``, ``hessian``, ``hvp``), ``random``
 (``manual_seed``, ``randn``, ``rand``, ``normal``...: one seeded generator, shared with ``nn``), ``draw``
 (``draw_graph``), ``value`` (micrograd's Value), ``allocator`` (``tune_allocator``:
-glibc's malloc thresholds for training loops, opt-in).
+glibc's malloc thresholds for training loops, opt-in), ``deferred`` (big products made when read:
+``(W * W).sum()`` without making ``W * W``).
 """
 
 import numpy as np

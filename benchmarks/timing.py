@@ -35,7 +35,13 @@ def interleaved(steps, repeats, warmup=1, min_sample=0.05, caps=None, settle=SET
     ``number`` chosen per engine so that a sample lasts about ``min_sample`` seconds
     (sub-millisecond steps are otherwise below the clock's noise). ``caps`` limits
     the samples of a slow engine (micrograd), which then sits out later rounds.
-    Each sample is followed by ``settle`` seconds of sleep (see ``SETTLE``).
+    Each sample is followed by ``settle`` seconds of sleep (see ``SETTLE``), and, when it times
+    more than one call, preceded by one untimed call: the first call after the pause wakes the
+    BLAS threads and refills the caches, which a training loop's steps do not pay, and which
+    weighs on each engine by 1/``number``, a different share for each (784-512-256-10 step with
+    the textbooks' spelling, ``benchmarks/workloads/textbook.py``: the first step after a 0.2 s
+    pause took 4.31 ms against 3.20 for the next ones for autodiff, 3.79 against 2.86 for numpy,
+    whose samples held 7 and 15 steps).
     Returns {name: {"median": s, "samples": [s, ...], "number": n}}.
     """
     caps = caps or {}
@@ -54,6 +60,8 @@ def interleaved(steps, repeats, warmup=1, min_sample=0.05, caps=None, settle=SET
             if len(samples[name]) >= caps.get(name, repeats):
                 continue
             n = number[name]
+            if n > 1:
+                step()
             start = time.perf_counter()
             for _ in range(n):
                 step()

@@ -16,7 +16,7 @@ if str(ROOT) not in sys.path:  # benchmarks/ is not an installed package
 
 from benchmarks import run  # noqa: E402
 from benchmarks.environment import available  # noqa: E402
-from benchmarks.timing import run_child  # noqa: E402
+from benchmarks.timing import interleaved, run_child  # noqa: E402
 from benchmarks.workloads import (  # noqa: E402
     WORKLOADS,
     micrograd_demo,
@@ -113,6 +113,25 @@ def test_paired_ratio_is_the_median_of_the_rounds_ratios():
     assert row("w", "acc", "", {"autodiff": 0.9, "numpy": 0.8}, ratio=False, samples=samples)["paired"] == {
         "numpy": None
     }
+
+
+def test_each_sample_of_many_calls_starts_after_one_untimed_call(monkeypatch):
+    """The call right after the pause between samples is not timed (it wakes the BLAS threads): a step
+    that is slow only then does not count, whatever the number of calls per sample."""
+    import benchmarks.timing as timing
+
+    clock, state = [0.0], {"cold": True, "calls": 0}
+
+    def step():
+        state["calls"] += 1
+        clock[0] += 5.0 if state["cold"] else 1.0
+        state["cold"] = False
+
+    monkeypatch.setattr(timing.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(timing.time, "sleep", lambda seconds: state.update(cold=True))
+    result = interleaved({"engine": step}, repeats=3, warmup=1, min_sample=20.0)["engine"]
+    assert result["number"] == 4 and result["samples"] == [1.0, 1.0, 1.0]
+    assert state["calls"] == 1 + 3 * (1 + 4)
 
 
 def test_unknown_workload_is_refused():
