@@ -128,7 +128,8 @@ def made(t):
     with _lock:
         if type(t) is Deferred:
             _, x, y = waiting.pop(id(t))
-            _slot.__set__(t, _multiply(None, x, y))
+            product = _multiply(None, x, y)
+            _slot.__set__(t, product if type(product) is np.ndarray else np.asarray(product))
             t.__class__ = Tensor
     return _slot.__get__(t)
 

@@ -3,7 +3,10 @@
 
 import copy
 import pickle
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -271,3 +274,20 @@ def test_the_stand_in_a_sum_gets_computes_anything_else_on_the_product():
     np.testing.assert_allclose(np.add.reduce(f, axis=None), np.sum(np.square(W.data)))
     assert np.array_equal(np.add.reduce(f, axis=0), np.add.reduce(np.square(W.data), axis=0))
     assert np.array_equal(np.isnan(f), np.zeros(SHAPE, bool))
+
+
+def test_the_graph_in_place_and_tensor_suites_pass_with_every_product_deferred():
+    """Every product of those suites waits to be read (``tests/every_product_deferred.py``): the random graphs
+    checked against finite differences, the in-place histories and attacks, backward, the Tensor's API."""
+    root = Path(__file__).resolve().parent.parent
+    suites = ["test_inplace.py", "test_inplace_attacks.py", "test_properties_graphs.py", "test_backward.py"]
+    suites.append("test_tensor.py")
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tests.every_product_deferred"]
+        + [f"tests/{name}" for name in suites],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert " passed" in run.stdout.splitlines()[-1]
