@@ -11,8 +11,10 @@ steps into their phases, interleaved step by step in one process with the same d
   place: the program interleaves them), so its backward is compared with autodiff's backward
   plus update;
 * autodiff again, whole steps, with the update spelled ``W.grad *= lr; W -= W.grad`` (the same
-  numbers, no temporary as large as W): the last column, what the textbook spelling's
-  temporary costs.
+  numbers, no temporary as large as W): what the textbook spelling's temporary costs;
+* autodiff again, whole steps, with every product made at once (``autodiff.deferred.FROM_ELEMENTS``
+  out of reach while it runs): what making big products only when read (``(W * W).sum()`` as
+  ⟨W, W⟩, ``W -= lr * W.grad`` without ``lr * W.grad``) is worth. The last column.
 
     python -m benchmarks.experiments.textbook_phases [--steps N] [--smoke]
 
@@ -28,6 +30,7 @@ import sys
 import time
 
 import autodiff
+import autodiff.deferred
 
 from ..environment import set_threads, threads
 from ..workloads import mlp_l2_penalty, mlp_penalty, mlp_raw, textbook
@@ -45,8 +48,10 @@ def measure(workload, steps, smoke=False):
     forward, backward, update = textbook.autodiff_phases(p, workload.PENALTY)
     np_forward, np_backward = textbook.numpy_phases(p, workload.PENALTY)
     in_place = textbook.autodiff_step(p, workload.PENALTY, update="in place")
-    clock = time.perf_counter
+    eager_step = textbook.autodiff_step(p, workload.PENALTY)
+    clock, deferred = time.perf_counter, autodiff.deferred
     keys = ("forward", "backward", "update", "numpy forward", "numpy backward", "step, update in place")
+    keys += ("step, products made at once",)
     times = {k: [] for k in keys}
     for i in range(WARMUP + steps):
         t0 = clock()
@@ -62,8 +67,15 @@ def measure(workload, steps, smoke=False):
         t5 = clock()
         in_place()
         t6 = clock()
+        deferred.FROM_ELEMENTS, waiting_from = 1 << 62, deferred.FROM_ELEMENTS
+        try:
+            t7 = clock()
+            eager_step()
+            t8 = clock()
+        finally:
+            deferred.FROM_ELEMENTS = waiting_from
         if i >= WARMUP:
-            for key, seconds in zip(times, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5)):
+            for key, seconds in zip(times, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5, t8 - t7)):
                 times[key].append(seconds)
     return {k: statistics.median(v) for k, v in times.items()}
 
@@ -77,9 +89,9 @@ def main(argv=None):
     autodiff.tune_allocator()  # glibc's thresholds, as the suite gives every engine (one process here: both)
     print(
         "| workload | forward | numpy forward | × | backward + update (update) | numpy backward | × | step × "
-        "| step × with the update in place |"
+        "| step × with the update in place | step × with products made at once |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for workload in WORKLOADS:
         name = workload.NAME
         m = {k: v * 1e3 for k, v in measure(workload, 3 if args.smoke else args.steps, args.smoke).items()}
@@ -88,11 +100,13 @@ def main(argv=None):
         print(
             f"| {name} | {m['forward']:.3f} | {m['numpy forward']:.3f} | {m['forward'] / m['numpy forward']:.2f} "
             f"| {back:.3f} ({m['update']:.3f}) | {m['numpy backward']:.3f} | {back / m['numpy backward']:.2f} "
-            f"| {step / np_step:.2f} | {m['step, update in place'] / np_step:.2f} |"
+            f"| {step / np_step:.2f} | {m['step, update in place'] / np_step:.2f} "
+            f"| {m['step, products made at once'] / np_step:.2f} |"
         )
     print(
-        "(milliseconds, medians over the steps; numpy's backward includes its in-place update; the last column: "
-        "autodiff's step with W.grad *= lr; W -= W.grad instead of W -= lr * W.grad)"
+        "(milliseconds, medians over the steps; numpy's backward includes its in-place update; the last columns: "
+        "autodiff's step with W.grad *= lr; W -= W.grad instead of W -= lr * W.grad, and with every product made "
+        "at once)"
     )
     return 0
 
