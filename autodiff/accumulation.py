@@ -11,6 +11,7 @@ import sys
 import numpy as np
 
 from . import deferred
+from .ops import Scaled
 from .tensor import Tensor
 from .versions import bump_version
 
@@ -44,6 +45,41 @@ def _stealing_is_safe():
 
 
 STEALS = _stealing_is_safe()
+
+
+def add_gradient(entry, g):
+    """``entry[1] + g`` for the walk's [leaf, gradient] ``entry``, when it may not add into ``entry[1]`` in place:
+    a ``Scaled`` part waits behind an array (``entry[2:]``) until ``settle_gradients`` can add it in place."""
+    first = entry[1]
+    if type(first) is Scaled:
+        if type(g) is Scaled:  # made now: a fresh array, which the other is added into
+            entry[1] = made = first.made()
+            deferred.add_product(made, g.x, g.c, np.add)
+        else:
+            entry[1] = g
+            entry.append(first)
+    elif type(g) is Scaled:
+        entry.append(g)
+    else:
+        entry[1] = first + g
+
+
+def settle_gradients(leaves):
+    """Add the waiting ``Scaled`` parts of the walk's leaf gradients: into the array in place when only the walk
+    holds it (after the walk, when it has let go of its own references), else into a new one."""
+    for entry in leaves.values():
+        if len(entry) == 2 and type(entry[1]) is not Scaled:
+            continue
+        own = STEALS and unshared(entry)  # before entry[1] is a local variable: that is one more reference
+        parts = entry[2:]
+        del entry[2:]
+        if type(entry[1]) is Scaled:
+            entry[1], own = entry[1].made(), True
+        for part in parts:
+            if own:
+                deferred.add_product(entry[1], part.x, part.c, np.add)
+            else:
+                entry[1], own = entry[1] + part.made(), True
 
 
 def accumulate(tensor, g, create_graph, unshared):

@@ -19,14 +19,14 @@ from heapq import heappop, heappush
 import numpy as np
 
 from . import anomaly, errors, hooks
-from .accumulation import STEALS, accumulate
+from .accumulation import STEALS, accumulate, add_gradient, settle_gradients
 from .accumulation import unshared as is_unshared
 from .collector import is_tracked, track_graph, untrack
 from .collector import used as untracked
-from .deferred import Deferred, stand_in
+from .deferred import Deferred, add_product, stand_in
 from .grad_mode import _local, _set_differentiating_rule
 from .history import graph_inputs, graph_nodes, inputs_for_backward
-from .ops import MANY, ONE, array_math, two_slots
+from .ops import MANY, ONE, Scaled, array_math, two_slots
 from .released import FREE_FROM_BYTES, let_go_of_intermediates
 from .tensor import Tensor
 from .versions import UNCHANGED, last_change, sequence
@@ -402,9 +402,12 @@ def _walk(walk, retain_graph, create_graph, capture, xp, array_type):
                     elif (
                         STEALS and type(entry[1]) is _ndarray and is_unshared(entry)
                     ):  # an array only this walk holds: added into
-                        entry[1] += gx
+                        if type(gx) is Scaled:  # c·x, a block at a time (ops.Scaled)
+                            add_product(entry[1], gx.x, gx.c, np.add)
+                        else:
+                            entry[1] += gx
                     else:
-                        entry[1] = entry[1] + gx
+                        add_gradient(entry, gx)
                     continue
                 if up in grads:
                     grads[up] = grads[up] + gx
@@ -433,6 +436,7 @@ def _walk(walk, retain_graph, create_graph, capture, xp, array_type):
         state.enabled = grad_mode
 
     let_go_of_intermediates(to_free)  # the ops with retained inputs: every retained .grad is final by now
+    settle_gradients(walk.leaves)  # before leaves' hooks and the captured gradients read them
     return walk.finish(create_graph)
 
 

@@ -26,6 +26,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from .grad_mode import _local
+
 ONE, MANY = object(), object()  # what Op._in1 holds for an op of one input, or of any number but one or two
 
 
@@ -330,6 +332,32 @@ array_math = SimpleNamespace(
 """The namespace rules see in a first-order backward pass: numpy, plus ``sum_to`` and ``scatter_add``."""
 
 
+SCALED_FROM = 1 << 16
+"""Elements from which a leaf's gradient c·x waits to be added (``Scaled``): below, making it costs less."""
+
+
+class Scaled:
+    """A big leaf's gradient c·x, not made yet: what x ⊙ x under a sum and ``sum_of_squares`` give a leaf
+    (d2l's penalty: λW). The walk adds it into the leaf's other gradient in place, a block at a time
+    (``accumulation.add_gradient``), where c·x would be an array as large as W, made and then added; or
+    makes it (``made()``: the numbers of ``x * c``)."""
+
+    __slots__ = ("x", "c", "shape", "dtype")
+
+    def made(self):
+        return self.x * self.c
+
+
+def _scaled(x, c, tensor):
+    """c·x, the gradient of ``tensor``: a ``Scaled`` when x is big, of its dtype, and ``tensor`` a leaf."""
+    if type(x) is np.ndarray and x.size >= SCALED_FROM and tensor.grad_fn is None and not _local.state.anomaly:
+        if np.result_type(x, c) == x.dtype:
+            later = Scaled()
+            later.x, later.c, later.shape, later.dtype = x, c, x.shape, x.dtype
+            return later
+    return x * c
+
+
 # --------------------------------------------------------------------------- arithmetic
 
 
@@ -395,7 +423,7 @@ class Mul(Op):
         nx, ny = self.needs_input_grad
         if nx and ny and self._in0 is self._in1:  # x ⊙ x: ∂L/∂x = 2 g ⊙ x, made once (it is summed anyway)
             if type(g) is np.ndarray and g.size > 1 and not any(g.strides):  # one number broadcast (a sum's backward)
-                return x * (2 * g.flat[0]), None
+                return _scaled(x, 2 * g.flat[0], self._in0), None
             gx = g * x
             if type(gx) is np.ndarray:
                 gx += gx
@@ -1248,7 +1276,9 @@ class SumOfSquares(Op):
 
     def vjp(self, xp, g, *xs, out):
         twice = g + g
-        return tuple(x * twice if needed else None for x, needed in zip(xs, self.needs_input_grad))
+        return tuple(
+            _scaled(x, twice, t) if needed else None for x, t, needed in zip(xs, self.inputs, self.needs_input_grad)
+        )
 
 
 CATALOGUE = tuple(

@@ -42,6 +42,7 @@ def eager(monkeypatch):
 
     def off():
         monkeypatch.setattr(deferred, "FROM_ELEMENTS", 1 << 62)
+        monkeypatch.setattr(ops, "SCALED_FROM", 1 << 62)
 
     return off
 
@@ -127,6 +128,67 @@ def test_d2l_penalty_written_out_has_the_eager_gradients_to_the_bit(eager):
     J0, h1, h2 = gradients()
     assert np.array_equal(g1, h1) and np.array_equal(g2, h2)
     np.testing.assert_allclose(J, J0, rtol=1e-6)
+
+
+@pytest.fixture
+def scaled_made(monkeypatch):
+    """How many leaf gradients c·x (ops.Scaled) were made as arrays rather than added in place."""
+    calls = []
+    real = ops.Scaled.made
+
+    def spy(self):
+        calls.append(self.shape)
+        return real(self)
+
+    monkeypatch.setattr(ops.Scaled, "made", spy)
+    return calls
+
+
+PENALTIES = {
+    "written out": lambda W: 1e-4 / 2 * (W * W).sum(),
+    "l2_penalty": lambda W: 1e-4 / 2 * ad.sum_of_squares([W]),
+    "both": lambda W: (W * W).sum() + ad.sum_of_squares([W]),
+}
+
+
+@pytest.mark.parametrize("name", PENALTIES)
+@pytest.mark.parametrize("first", ["penalty", "loss"])
+def test_a_penalty_gradient_is_added_into_the_weights_other_gradient_with_the_eager_numbers(
+    name, first, eager, scaled_made
+):
+    """Backward runs the ops made last first. The penalty's c·W is added into the loss's gradient, before it
+    arrives or after, and never made as an array of its own, but when two come before it: one is made, and
+    the other is added into it."""
+
+    def gradient():
+        W = weights(seed=5)
+        x = ad.Tensor(np.random.default_rng(6).standard_normal((8, SHAPE[1])).astype(np.float32))
+        if first == "penalty":
+            s = PENALTIES[name](W)
+            J = (x @ W.T).sum() + s
+        else:
+            loss = (x @ W.T).sum()
+            J = loss + PENALTIES[name](W)
+        J.backward()
+        return W.grad.data
+
+    g = gradient()
+    assert scaled_made == ([SHAPE] if name == "both" and first == "loss" else [])
+    eager()
+    assert np.array_equal(g, gradient())
+
+
+def test_a_penalty_alone_hooks_and_captured_gradients_get_arrays(eager):
+    W = weights(np.float64)
+    seen = []
+    W.register_hook(lambda g: seen.append(type(g.data)))
+    (W * W).sum().backward()
+    (g,) = ad.autograd.grad(ad.sum_of_squares([W]) + (W * W).sum(), [W])
+    assert seen == [np.ndarray, np.ndarray] and type(g.data) is np.ndarray  # hooks run in grad() too, as in PyTorch
+    assert np.array_equal(W.grad.data, 2 * W.data) and np.array_equal(g.data, 4 * W.data)
+    with ad.detect_anomaly():
+        (W * W).sum().backward()
+    assert np.array_equal(W.grad.data, 4 * W.data)
 
 
 def test_sums_over_an_axis_and_means_read_the_product():

@@ -13,8 +13,9 @@ steps into their phases, interleaved step by step in one process with the same d
 * autodiff again, whole steps, with the update spelled ``W.grad *= lr; W -= W.grad`` (the same
   numbers, no temporary as large as W): what the textbook spelling's temporary costs;
 * autodiff again, whole steps, with every product made at once (``autodiff.deferred.FROM_ELEMENTS``
-  out of reach while it runs): what making big products only when read (``(W * W).sum()`` as
-  ⟨W, W⟩, ``W -= lr * W.grad`` without ``lr * W.grad``) is worth. The last column.
+  and ``autodiff.ops.SCALED_FROM`` out of reach while it runs): what making big products only when
+  read (``(W * W).sum()`` as ⟨W, W⟩, ``W -= lr * W.grad`` without ``lr * W.grad``, the penalty's
+  gradient λW added into the weight's other gradient without making it) is worth. The last column.
 
     python -m benchmarks.experiments.textbook_phases [--steps N] [--smoke]
 
@@ -31,6 +32,7 @@ import time
 
 import autodiff
 import autodiff.deferred
+from autodiff import ops
 
 from ..environment import set_threads, threads
 from ..workloads import mlp_l2_penalty, mlp_penalty, mlp_raw, textbook
@@ -67,13 +69,14 @@ def measure(workload, steps, smoke=False):
         t5 = clock()
         in_place()
         t6 = clock()
-        deferred.FROM_ELEMENTS, waiting_from = 1 << 62, deferred.FROM_ELEMENTS
+        waiting_from, scaled_from = deferred.FROM_ELEMENTS, ops.SCALED_FROM
+        deferred.FROM_ELEMENTS = ops.SCALED_FROM = 1 << 62
         try:
             t7 = clock()
             eager_step()
             t8 = clock()
         finally:
-            deferred.FROM_ELEMENTS = waiting_from
+            deferred.FROM_ELEMENTS, ops.SCALED_FROM = waiting_from, scaled_from
         if i >= WARMUP:
             for key, seconds in zip(times, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5, t8 - t7)):
                 times[key].append(seconds)
