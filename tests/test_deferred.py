@@ -339,11 +339,13 @@ def test_the_stand_in_a_sum_gets_computes_anything_else_on_the_product():
 
 
 def test_the_graph_in_place_and_tensor_suites_pass_with_every_product_deferred():
-    """Every product of those suites waits to be read (``tests/every_product_deferred.py``): the random graphs
-    checked against finite differences, the in-place histories and attacks, backward, the Tensor's API."""
+    """Every product of those suites waits to be read, and every leaf gradient c·x to be added
+    (``tests/every_product_deferred.py``): the random graphs checked against finite differences, the in-place
+    histories and attacks, backward, the Tensor's API, every op's rule, hooks, checkpoints, Functions, optimizers."""
     root = Path(__file__).resolve().parent.parent
     suites = ["test_inplace.py", "test_inplace_attacks.py", "test_properties_graphs.py", "test_backward.py"]
-    suites.append("test_tensor.py")
+    suites += ["test_tensor.py", "test_ops.py", "test_hooks.py", "test_checkpoint.py", "test_function.py"]
+    suites.append("test_nn_optim.py")
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tests.every_product_deferred"]
         + [f"tests/{name}" for name in suites],
