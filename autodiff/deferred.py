@@ -45,6 +45,7 @@ waiting = {}
 _lock = threading.Lock()
 _slot = Tensor._data  # the array slot itself: what a Deferred holds there is a stand-in (shape, dtype, no memory)
 _multiply = ops.Mul.forward  # x * y as the op computes it (x ⊙ x as np.square): the values of the eager product
+_EMPTY = {}  # (shape, dtype) → without_memory's array
 
 
 def without_memory(like):
@@ -60,9 +61,6 @@ def without_memory(like):
         empty.flags.writeable = False
         _EMPTY[key] = empty
     return empty
-
-
-_EMPTY = {}
 
 
 class Deferred(Tensor):
