@@ -1,19 +1,22 @@
 """Big products made when something reads them: ``(W * W).sum()`` in one pass, ``W -= lr * W.grad``
 without a temporary as large as W.
 
-``x * y`` on two big float arrays of one dtype (the same shape, or one of them a single number)
-is recorded at once, as every op is, but its result is a ``Deferred`` tensor: its array is made
-when something first reads it, with ``Mul``'s own forward, so the values are the ones ``x * y``
-would have had. Two readers need less than the array:
+``x * y`` on two big float arrays of one dtype (the same shape, or one of them a single number),
+and ``x ** 2`` on a big float array (d2l's penalty ``(w ** 2).sum() / 2``), are recorded at once,
+as every op is, but the result is a ``Deferred`` tensor: its array is made when something first
+reads it, with the op's own forward (``Mul``'s or ``Pow``'s), so the values are the ones ``x * y``
+or ``x ** 2`` would have had. Its shape, dtype and size are known without it. Two readers need
+less than the array:
 
-* a sum of all of it (``Sum`` with ``axis=None``): Σᵢ xᵢyᵢ = ⟨x, y⟩, ``np.vdot``, one pass that
-  makes nothing, where the product and its sum stream two arrays of W's size (d2l's penalty
-  written out, s = λ/2 Σ ‖W‖² as ``(W * W).sum()``). The terms are added in another order than
-  ``np.sum(x * y)`` adds them: the value may differ in its last bits. Backward never reads the
-  product (∂/∂x of Σ xy is y), so the gradients are the same to the bit;
+* a sum of all of it (``Sum`` with ``axis=None``, and so ``mean()``): Σᵢ xᵢyᵢ = ⟨x, y⟩ (x² as
+  ⟨x, x⟩), ``np.vdot``, one pass that makes nothing, where the product and its sum stream two
+  arrays of W's size (d2l's penalty, s = λ/2 Σ ‖W‖², as ``(W * W).sum()`` or ``(W ** 2).sum()``).
+  The terms are added in another order than ``np.sum(x * y)`` adds them: the value may differ in
+  its last bits. Backward never reads the product (∂/∂x of Σ xy is y), so the gradients are the
+  same to the bit;
 * ``+=`` or ``-=`` of it into a tensor outside the graph (``with no_grad(): W -= lr * W.grad``):
   done a block at a time through a scratch that stays in the cache, the same numbers as numpy's
-  ``W -= lr * G``, without making ``lr * G``.
+  ``W -= lr * G``, without making ``lr * G`` (a square is made, then added).
 
 A product waiting to be made reads its factors' arrays when it is made, so it must see them as
 they were: before autodiff writes into any array in place or hands one out that the caller could
@@ -40,11 +43,13 @@ CHUNK = 1 << 16
 """Elements per block of ``add_product``: a float32 scratch of 256 KiB stays in a core's L2 cache."""
 
 waiting = {}
-"""id(tensor) → (weak reference to it, x, y): the products not made yet."""
+"""id(tensor) → (weak reference to it, x, y, exponent): the products not made yet, x · y, or x ** exponent
+(then y is x)."""
 
 _lock = threading.Lock()
 _slot = Tensor._data  # the array slot itself: what a Deferred holds there is a stand-in (shape, dtype, no memory)
 _multiply = ops.Mul.forward  # x * y as the op computes it (x ⊙ x as np.square): the values of the eager product
+_power = ops.Pow.forward  # x ** 2 as the op computes it
 _EMPTY = {}  # (shape, dtype) → without_memory's array
 
 
@@ -69,6 +74,19 @@ class Deferred(Tensor):
 
     __slots__ = ()
 
+    shape = property(lambda self: _slot.__get__(self).shape, doc=Tensor.shape.__doc__)
+    ndim = property(lambda self: _slot.__get__(self).ndim, doc=Tensor.ndim.__doc__)
+    dtype = property(lambda self: _slot.__get__(self).dtype, doc=Tensor.dtype.__doc__)
+
+    @property
+    def size(self):
+        return tensor._size_of(_slot.__get__(self).shape)
+
+    size.__doc__ = Tensor.size.__doc__
+
+    def __len__(self):
+        return Tensor.__len__(self) if not self.ndim else len(_slot.__get__(self))
+
     @property
     def _data(self):
         return made(self)
@@ -92,9 +110,21 @@ class Later(ops.Mul):
     """``Mul`` recorded without running: its result is a stand-in of the product's shape and dtype."""
 
     __slots__ = ()
+    eager = ops.Mul  # the class the op takes once recorded
 
     def forward(self, x, y):
         return without_memory(x if x.ndim else y)
+
+
+class LaterSquare(ops.Pow):
+    """``Pow`` with the exponent 2 recorded without running (the stand-in is also the output it saves, which
+    its rule for a constant exponent never reads)."""
+
+    __slots__ = ()
+    eager = ops.Pow
+
+    def forward(self, x, y):
+        return without_memory(x)
 
 
 def waits(x, y):
@@ -111,22 +141,36 @@ def waits(x, y):
     )
 
 
-def later(result, x, y):
-    """``result``, which the engine made for ``x * y`` with ``Later`` (its array a stand-in), as a Deferred."""
+def squares(x, exponent):
+    """Whether ``x ** exponent`` is better made when read: x big and of a float dtype, the exponent the constant
+    2 of x's dtype (as ``operand`` makes it from the number 2)."""
+    e = _slot.__get__(exponent)
+    return e.ndim == 0 and not exponent._requires_grad and e.dtype == _slot.__get__(x).dtype and e == 2 and waits(x, x)
+
+
+def later(result, x, y, exponent=None):
+    """``result``, which the engine made for ``x * y`` with ``Later``, or for ``x ** exponent`` with
+    ``LaterSquare`` (then y is x), its array a stand-in, as a Deferred."""
     if result.grad_fn is not None:
-        result.grad_fn.__class__ = ops.Mul  # the graph as the eager product's
+        result.grad_fn.__class__ = result.grad_fn.eager  # the graph as the eager op's
     result.__class__ = Deferred
     key = id(result)
-    waiting[key] = (weakref.ref(result, lambda _, key=key: waiting.pop(key, None)), x._data, y._data)
+    e = None if exponent is None else exponent._data
+    waiting[key] = (weakref.ref(result, lambda _, key=key: waiting.pop(key, None)), x._data, y._data, e)
     return result
+
+
+def _make(entry):
+    """The product an entry of ``waiting`` stands for, computed as the eager op computes it."""
+    _, x, y, exponent = entry
+    return _multiply(None, x, y) if exponent is None else _power(None, x, exponent)
 
 
 def made(t):
     """``t``'s array: made now if ``t`` is a Deferred (under a lock: two threads may read it at once)."""
     with _lock:
         if type(t) is Deferred:
-            _, x, y = waiting.pop(id(t))
-            product = _multiply(None, x, y)
+            product = _make(waiting.pop(id(t)))
             _slot.__set__(t, product if type(product) is np.ndarray else np.asarray(product))
             t.__class__ = Tensor
     return _slot.__get__(t)
@@ -150,16 +194,17 @@ def stand_in(t):
 
 
 class _Factors(np.ndarray):
-    """What ``Sum``'s forward gets for a Deferred: its stand-in, which carries the factors. numpy's
-    ``add.reduce`` of all of it is ⟨x, y⟩; anything else is computed on the product, made now."""
+    """What ``Sum``'s forward gets for a Deferred: its stand-in, which carries the product's entry in
+    ``waiting``. numpy's ``add.reduce`` of all of it is ⟨x, y⟩; anything else is computed on the
+    product, made now."""
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        x, y = self.factors
+        entry = self.entry
         if ufunc is np.add and method == "reduce" and inputs[0] is self and kwargs.get("axis", 0) is None:
             if set(kwargs) <= {"axis", "keepdims"}:
-                total = np.vdot(x, y)
+                total = np.vdot(entry[1], entry[2])
                 return np.reshape(total, (1,) * self.ndim) if kwargs.get("keepdims") else total
-        product = _multiply(None, x, y)
+        product = _make(entry)
         return getattr(ufunc, method)(*[product if i is self else i for i in inputs], **kwargs)
 
 
@@ -170,17 +215,18 @@ def summand(t):
     if entry is None or entry[1].shape != entry[2].shape:
         return None
     summed = _slot.__get__(t).view(_Factors)
-    summed.factors = entry[1:]
+    summed.entry = entry
     return summed
 
 
 def add_into(target, t, ufunc):
     """``target ∘= t`` (∘: ufunc, np.add or np.subtract) for a Deferred ``t``, without making it; False
-    when its factors don't fit (another shape or dtype than target's, or target's own memory)."""
+    when its factors don't fit (another shape or dtype than target's, or target's own memory) or it is a
+    power."""
     entry = waiting.get(id(t)) if type(t) is Deferred else None
-    if entry is None or ufunc not in (np.add, np.subtract):
+    if entry is None or ufunc not in (np.add, np.subtract) or entry[3] is not None:
         return False
-    _, x, y = entry
+    _, x, y, _ = entry
     if not x.ndim:
         x, y = y, x
     w = target._data

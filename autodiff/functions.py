@@ -148,6 +148,18 @@ def where(condition, x, y):
     return engine.apply(ops.Where, *_operands(x, y), cond=cond)
 
 
+def pow(input, exponent):
+    """xʸ elementwise (``x ** y``).   ∂/∂x = y xʸ⁻¹,  ∂/∂y = xʸ ln x  (taken as 0 where x = 0, as PyTorch does).
+
+    A big float ``x ** 2`` (d2l's penalty ``(w ** 2).sum() / 2``) is made when read, as big products are
+    (``autodiff.deferred``): summed whole, it is ⟨x, x⟩, and the square is never made.
+    """
+    x, y = _operands(input, exponent)
+    if x._data.size >= deferred.FROM_ELEMENTS and deferred.squares(x, y):
+        return deferred.later(engine.apply2(deferred.LaterSquare, x, y), x, x, y)
+    return engine.apply2(ops.Pow, x, y)
+
+
 def astype(x, dtype):
     """x converted to ``dtype`` (differentiable between float types)."""
     return engine.apply1(ops.Cast, as_tensor(x), dtype=dtype)

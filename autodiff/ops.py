@@ -463,6 +463,8 @@ class Pow(Op):
     def vjp(self, xp, g, x, y, out):
         nx, ny = self.needs_input_grad
         if nx and not ny and type(y) is np.ndarray and y.ndim == 0 and y.dtype == x.dtype and y.item() == 2:  # x²
+            if type(g) is np.ndarray and g.size > 1 and not any(g.strides):  # one number broadcast (a sum's backward)
+                return _scaled(x, 2 * g.flat[0], self._in0), None  # (d2l's penalty (w ** 2).sum(): λw)
             return g * (x + x), None  # (2x is exact, so one rounding either way) from two ufunc calls, not four
         gx = g * y * x ** (y - 1) if nx else None
         if not ny:

@@ -321,8 +321,12 @@ class Tensor:
     def outer(self, b: Any) -> Tensor:
         """zᵢⱼ = aᵢ bⱼ of the flattened a and b."""
 
-    def pow(self, other: Any) -> Tensor:
-        """z = xʸ.   ∂L/∂x = g ⊙ y xʸ⁻¹,  ∂L/∂y = g ⊙ z ln x  (taken as 0 where x = 0, as PyTorch does)"""
+    def pow(self, exponent: Any) -> Tensor:
+        """xʸ elementwise (``x ** y``).   ∂/∂x = y xʸ⁻¹,  ∂/∂y = xʸ ln x  (taken as 0 where x = 0, as PyTorch does).
+
+        A big float ``x ** 2`` (d2l's penalty ``(w ** 2).sum() / 2``) is made when read, as big products are
+        (``autodiff.deferred``): summed whole, it is ⟨x, x⟩, and the square is never made.
+        """
 
     def prod(self, axis: Any = None, keepdims: Any = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:
         """Product over ``axis``; its gradient is exact where elements are 0."""

@@ -21,6 +21,7 @@ from benchmarks.workloads import (  # noqa: E402
     WORKLOADS,
     micrograd_demo,
     mlp,
+    mlp_d2l_penalty,
     mlp_l2_penalty,
     mlp_mnist,
     mlp_penalty,
@@ -140,7 +141,9 @@ def test_unknown_workload_is_refused():
 
 
 @pytest.mark.parametrize(
-    "workload", [mlp_small, mlp_mnist, mlp_raw, mlp_penalty, mlp_l2_penalty, mlp_small_penalty], ids=lambda m: m.NAME
+    "workload",
+    [mlp_small, mlp_mnist, mlp_raw, mlp_penalty, mlp_d2l_penalty, mlp_l2_penalty, mlp_small_penalty],
+    ids=lambda m: m.NAME,
 )
 def test_peers_compute_the_same_losses(workload):
     """Each installed peer's first two losses (before and after one SGD step) match autodiff's."""
@@ -166,7 +169,9 @@ def test_smoke_checks_pass(smoke):
     assert {"mlp-penalty", "no-grad-forward"} <= {r["workload"] for r in report["rows"] if r["checks"]}
 
 
-@pytest.mark.parametrize("workload", [mlp_penalty, mlp_l2_penalty, mlp_small_penalty], ids=lambda m: m.NAME)
+@pytest.mark.parametrize(
+    "workload", [mlp_penalty, mlp_d2l_penalty, mlp_l2_penalty, mlp_small_penalty], ids=lambda m: m.NAME
+)
 def test_penalty_gradients_agree(workload):
     """With λ = 0.5 the penalty's gradient λW moves the second and third losses far beyond the check's
     tolerance, so equal losses mean every engine adds the same λW (at λ = 1e-4 the losses check J's value)."""
@@ -194,7 +199,7 @@ def test_the_update_in_place_gives_the_textbook_updates_numbers():
 
 
 def test_textbook_penalty_must_be_known():
-    with pytest.raises(ValueError, match=r"penalty must be one of \(None, 'explicit', 'l2_penalty'\), got 'l1'"):
+    with pytest.raises(ValueError, match=r"penalty must be one of \(None, 'explicit', 'd2l', 'l2_penalty'\), got 'l1'"):
         textbook.numpy_step(mlp_raw.problem(smoke=True), penalty="l1")
 
 

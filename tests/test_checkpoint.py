@@ -9,6 +9,7 @@ import pytest
 
 import autodiff as ad
 import nn
+from autodiff import deferred
 
 
 def _mlp(depth=6, width=16, seed=0):
@@ -205,13 +206,15 @@ def _held_after_forward(layers, x, every):
 def test_checkpointing_holds_less_memory_between_forward_and_backward():
     """Each tanh layer keeps two (64, 256) float64 arrays (its linear output and its tanh output):
     a checkpoint per layer keeps one, one per four layers one per four. The loss keeps one more
-    (h², the output pow saves), and the nodes and tensors themselves take under half an array."""
+    (h², the output pow saves) unless h ** 2 waits to be read (``autodiff.deferred``: then its mean
+    is ⟨h, h⟩ / n and h² is never made), and the nodes and tensors themselves take under half an array."""
     layers = _mlp(depth=8, width=256)
     x = ad.Tensor(np.random.default_rng(0).normal(size=(64, 256)))
     plain = _held_after_forward(layers, x, 0)
     per_layer = _held_after_forward(layers, x, 1)
     per_four = _held_after_forward(layers, x, 4)
     activation = 64 * 256 * 8
-    assert 17 * activation <= plain < 17.5 * activation
-    assert 9 * activation <= per_layer < 9.5 * activation
-    assert 3 * activation <= per_four < 3.5 * activation
+    loss = 0 if 64 * 256 >= deferred.FROM_ELEMENTS else 1
+    assert (16 + loss) * activation <= plain < (16.5 + loss) * activation
+    assert (8 + loss) * activation <= per_layer < (8.5 + loss) * activation
+    assert (2 + loss) * activation <= per_four < (2.5 + loss) * activation

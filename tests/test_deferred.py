@@ -26,13 +26,16 @@ def weights(dtype=np.float32, seed=0, shape=SHAPE):
 def made(monkeypatch):
     """The products made from a Deferred, as (x, y) pairs."""
     calls = []
-    real = deferred._multiply
 
-    def spy(op, x, y):
-        calls.append((x, y))
-        return real(op, x, y)
+    def spy(real):
+        def made(op, x, y):
+            calls.append((x, y))
+            return real(op, x, y)
 
-    monkeypatch.setattr(deferred, "_multiply", spy)
+        return made
+
+    monkeypatch.setattr(deferred, "_multiply", spy(deferred._multiply))
+    monkeypatch.setattr(deferred, "_power", spy(deferred._power))
     return calls
 
 
@@ -191,10 +194,92 @@ def test_a_penalty_alone_hooks_and_captured_gradients_get_arrays(eager):
     assert np.array_equal(W.grad.data, 4 * W.data)
 
 
-def test_sums_over_an_axis_and_means_read_the_product():
+def test_sums_over_an_axis_read_the_product_and_means_of_all_of_it_do_not(made):
     W = weights(np.float64)
     np.testing.assert_allclose((W * W).sum(axis=0).data, np.square(W.data).sum(axis=0))
+    assert len(made) == 1
     np.testing.assert_allclose((W * W).mean().data, np.square(W.data).mean())
+    np.testing.assert_allclose((W**2).mean(axis=None, keepdims=True).data, np.square(W.data).mean(keepdims=True))
+    assert len(made) == 1
+
+
+def test_a_product_waiting_knows_its_shape_dtype_and_size(made):
+    p = weights(np.float64) * 3.0
+    assert (p.shape, p.dtype, p.ndim, p.size, p.size(), p.size(1), len(p)) == (
+        SHAPE,
+        np.float64,
+        2,
+        120_000,
+        SHAPE,
+        400,
+        300,
+    )
+    assert type(p) is deferred.Deferred and not made
+
+
+SQUARES = {
+    "W ** 2": lambda W: W**2,
+    "W ** 2.0": lambda W: W**2.0,
+    "W.pow(2)": lambda W: W.pow(2),
+    "ad.pow(W, 2)": lambda W: ad.pow(W, 2),
+}
+
+
+@pytest.mark.parametrize("spell", SQUARES.values(), ids=SQUARES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_big_square_waits_and_is_made_as_the_eager_power_when_read(spell, dtype, made):
+    W = weights(dtype)
+    p = spell(W)
+    assert type(p) is deferred.Deferred and type(p.grad_fn) is ops.Pow and not made
+    assert p.dtype == dtype and np.array_equal(p.data, W.data**2) and len(made) == 1
+    assert type(p) is ad.Tensor
+
+
+def test_d2l_penalty_with_pow_has_the_eager_gradients_and_makes_neither_the_square_nor_lambda_w(
+    eager, made, scaled_made
+):
+    """d2l's own spelling, ``(w ** 2).sum() / 2``: J = L + λ (‖W1‖² + ‖W2‖²) / 2, gradients to the bit."""
+
+    def gradients():
+        rng = np.random.default_rng(7)
+        x = ad.Tensor(rng.standard_normal((128, 400)).astype(np.float32))
+        W1 = weights(seed=8)
+        W2 = ad.Tensor(rng.standard_normal((10, 300)).astype(np.float32), requires_grad=True)
+        h = ad.relu(x @ W1.T)
+        J = (h @ W2.T).pow(2).mean() + 1e-4 * ((W1**2).sum() / 2 + (W2**2).sum() / 2)
+        J.backward()
+        return J.item(), W1.grad.data, W2.grad.data
+
+    J, g1, g2 = gradients()
+    assert not made and not scaled_made
+    eager()
+    J0, h1, h2 = gradients()
+    assert np.array_equal(g1, h1) and np.array_equal(g2, h2)
+    np.testing.assert_allclose(J, J0, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "spell",
+    [
+        lambda W: W**3,
+        lambda W: W**1,
+        lambda W: W ** ad.Tensor(2.0, requires_grad=True),
+        lambda W: W ** ad.Tensor(np.full(SHAPE, 2.0, np.float32)),
+        lambda W: 2**W,
+        lambda W: ad.Tensor(np.arange(W.size).reshape(SHAPE)) ** 2,
+    ],
+    ids=["W**3", "W**1", "exponent requiring grad", "exponent array", "2**W", "integers"],
+)
+def test_other_powers_are_made_at_once(spell):
+    assert type(spell(weights())) is ad.Tensor
+
+
+def test_a_square_waiting_is_made_before_it_is_added_into_a_tensor():
+    W, V = weights(seed=9), weights(seed=10)
+    v = V.data.copy()
+    with ad.no_grad():
+        V -= W**2
+    assert np.array_equal(V.data, v - W.data**2)
 
 
 def test_second_derivatives_through_a_summed_product():

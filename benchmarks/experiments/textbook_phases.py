@@ -35,9 +35,9 @@ import autodiff.deferred
 from autodiff import ops
 
 from ..environment import set_threads, threads
-from ..workloads import mlp_l2_penalty, mlp_penalty, mlp_raw, textbook
+from ..workloads import mlp_d2l_penalty, mlp_l2_penalty, mlp_penalty, mlp_raw, textbook
 
-WORKLOADS = (mlp_raw, mlp_penalty, mlp_l2_penalty)  # each: NAME, PENALTY, problem(smoke)
+WORKLOADS = (mlp_raw, mlp_penalty, mlp_d2l_penalty, mlp_l2_penalty)  # each: NAME, PENALTY, problem(smoke)
 SPELLINGS = {w.NAME: w.PENALTY for w in WORKLOADS}
 WARMUP = 20
 

@@ -1,5 +1,5 @@
 """One SGD step of an MLP written the way the textbooks write it (used by mlp-raw, mlp-penalty,
-mlp-l2-penalty and mlp-small-penalty).
+mlp-d2l-penalty, mlp-l2-penalty and mlp-small-penalty).
 
 No ``nn.MLP``, no optimizer: raw tensors ``W`` (out, in) and ``b`` (out,) that require grad,
 ``h = relu(h @ W.T + b)``, the loss L (softmax cross-entropy or the mean of (h − y)²), and
@@ -13,14 +13,16 @@ spelled as ``penalty``:
 
 * ``None``: J = L;
 * ``"explicit"``: ``s = lam / 2 * ((W1 * W1).sum() + (W2 * W2).sum() + ...)`` in the loss;
+* ``"d2l"``: d2l's own code, ``l2_penalty(w) = (w ** 2).sum() / 2`` and
+  ``s = lam * (l2_penalty(W1) + l2_penalty(W2) + ...)``;
 * ``"l2_penalty"``: ``nn.functional.l2_penalty(weights, lam)``, which is that same s
   (λ/2 · Σ ‖W‖²_F; its gradient is λW).
 
 Every engine minimises the same J from the same float32 arrays (``mlp.Problem``) and returns
 J, so ``mlp.check_losses`` compares forward, penalty, gradients and update across engines. The
 peers: backprop by hand in numpy (∂L/∂W from the textbook's equations, then λW added to each
-weight's gradient), and PyTorch written the same raw way (with the explicit penalty for both
-spellings: it has no ``l2_penalty``).
+weight's gradient), and PyTorch written the same raw way (with the explicit penalty for
+``"l2_penalty"``: it has no ``l2_penalty``).
 """
 
 from dataclasses import replace
@@ -31,7 +33,7 @@ from ..environment import torch_threads
 from . import mlp
 
 LR, LAMBDA = 0.01, 1e-4
-PENALTIES = (None, "explicit", "l2_penalty")
+PENALTIES = (None, "explicit", "d2l", "l2_penalty")
 
 
 def classification(sizes, batch):
@@ -94,6 +96,11 @@ def autodiff_phases(p, penalty=None, lam=LAMBDA, update="textbook"):
             for W in weights[1:]:
                 s = s + (W * W).sum()
             loss = loss + lam / 2 * s
+        elif penalty == "d2l":
+            s = (weights[0] ** 2).sum() / 2
+            for W in weights[1:]:
+                s = s + (W**2).sum() / 2
+            loss = loss + lam * s
         elif penalty == "l2_penalty":
             loss = loss + F.l2_penalty(weights, lam)
         return loss
@@ -139,7 +146,12 @@ def torch_step(p, penalty=None, lam=LAMBDA):
             if i < last:
                 h = torch.relu(h)
         loss = F.cross_entropy(h, y) if p.loss == "ce" else ((h - y) ** 2).mean()
-        if penalty is not None:
+        if penalty == "d2l":
+            s = (weights[0] ** 2).sum() / 2
+            for W in weights[1:]:
+                s = s + (W**2).sum() / 2
+            loss = loss + lam * s
+        elif penalty is not None:
             s = (weights[0] * weights[0]).sum()
             for W in weights[1:]:
                 s = s + (W * W).sum()
