@@ -9,7 +9,7 @@ or ``x ** 2`` would have had. Its shape, dtype and size are known without it. Tw
 less than the array:
 
 * a sum of all of it (``Sum`` with ``axis=None``, and so ``mean()``): Σᵢ xᵢyᵢ = ⟨x, y⟩ (x² as
-  ⟨x, x⟩), ``np.vdot``, one pass that makes nothing, where the product and its sum stream two
+  ⟨x, x⟩), ``ops.inner``, one pass that makes nothing, where the product and its sum stream two
   arrays of W's size (d2l's penalty, s = λ/2 Σ ‖W‖², as ``(W * W).sum()`` or ``(W ** 2).sum()``).
   The terms are added in another order than ``np.sum(x * y)`` adds them: the value may differ in
   its last bits. Backward never reads the product (∂/∂x of Σ xy is y), so the gradients are the
@@ -202,7 +202,7 @@ class _Factors(np.ndarray):
         entry = self.entry
         if ufunc is np.add and method == "reduce" and inputs[0] is self and kwargs.get("axis", 0) is None:
             if set(kwargs) <= {"axis", "keepdims"}:
-                total = np.vdot(entry[1], entry[2])
+                total = ops.inner(entry[1], entry[2])
                 return np.reshape(total, (1,) * self.ndim) if kwargs.get("keepdims") else total
         product = _make(entry)
         return getattr(ufunc, method)(*[product if i is self else i for i in inputs], **kwargs)

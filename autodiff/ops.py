@@ -332,6 +332,33 @@ array_math = SimpleNamespace(
 """The namespace rules see in a first-order backward pass: numpy, plus ``sum_to`` and ``scatter_add``."""
 
 
+INNER_BLOCK = 1 << 16
+"""Elements per block of ``inner``: one dot product over this many adds its terms accurately enough."""
+
+
+def inner(x, y):
+    """Σᵢ xᵢyᵢ over every element of two float arrays of one shape and dtype, without making x ⊙ y, about as
+    accurate as numpy's pairwise ``np.sum(x * y)``. One ``np.vdot`` adds its terms one after another: over
+    4 M float32 elements it is off by 6e-6, over 40 M by 3e-4, where the pairwise sum is off by 3e-8 and 6e-8.
+    So blocks of ``INNER_BLOCK`` elements are dotted apart, as one stacked matrix product (3e-8 and 4e-8),
+    and their sums added in float64. The value may differ from numpy's sum in its last bits."""
+    n = x.size
+    if n <= INNER_BLOCK or x.dtype.kind != "f" or y.dtype != x.dtype:
+        return np.vdot(x, y)
+    if not (x.flags.c_contiguous and y.flags.c_contiguous):
+        if not (x.flags.f_contiguous and y.flags.f_contiguous):
+            return _add_reduce(np.multiply(x, y), axis=None)
+        x, y = x.T, y.T
+    flat_x, flat_y = x.reshape(-1), y.reshape(-1)
+    blocks = n // INNER_BLOCK
+    whole = blocks * INNER_BLOCK
+    sums = np.matmul(flat_x[:whole].reshape(blocks, 1, INNER_BLOCK), flat_y[:whole].reshape(blocks, INNER_BLOCK, 1))
+    total = _add_reduce(sums.reshape(-1), dtype=np.float64)
+    if whole < n:
+        total += np.vdot(flat_x[whole:], flat_y[whole:])
+    return x.dtype.type(total)
+
+
 SCALED_FROM = 1 << 16
 """Elements from which a leaf's gradient c·x waits to be added (``Scaled``): below, making it costs less."""
 
@@ -1274,7 +1301,7 @@ class SumOfSquares(Op):
 
     def forward(self, *xs):
         dtype = np.result_type(*xs)
-        return np.asarray(sum(np.vdot(x, x) for x in xs), dtype=dtype)
+        return np.asarray(sum(inner(x, x) for x in xs), dtype=dtype)
 
     def vjp(self, xp, g, *xs, out):
         twice = g + g
