@@ -8,9 +8,11 @@ flows on to what produced t, for a leaf before it is added into ``t.grad``. Seve
 tensor run in the order they were registered, each getting what the previous one returned.
 
 A hook belongs to t's value when it was registered: after a recorded in-place change of t it
-still sees the gradient of the old value (as in PyTorch). Hooks are kept here, keyed by the
-tensor's id and dropped when the tensor dies, not on the Tensor itself: a tensor carries nothing
-for them, and a backward pass looks at this registry once, finds it empty, and pays nothing more.
+still sees the gradient of the old value (as in PyTorch). A tensor holds its hooks, and this
+registry points to them weakly, keyed by the tensor's id: a backward pass looks at the registry
+once, finds it empty, and pays nothing more; and a hook that refers to its own tensor (``h``'s hook
+printing ``h.shape``) is a cycle the garbage collector frees with the tensor, not a tensor kept
+alive by a module's dict.
 """
 
 import itertools
@@ -18,10 +20,12 @@ import weakref
 
 import numpy as np
 
+from .collector import track_graph
 from .tensor import Tensor
 
 registry = {}
-"""id(tensor) -> _Hooks, for the tensors that have hooks. Empty: backward does nothing for hooks."""
+"""id(tensor) -> weak reference to its _Hooks, for the living tensors that have hooks. Empty: backward
+does nothing for hooks."""
 
 _order = itertools.count()  # hooks run in registration order, also across tensors sharing an op
 
@@ -52,22 +56,25 @@ class RemovableHandle:
 
 
 class _Hooks:
-    """One tensor's hooks: {order: (fn, weak reference to the op the tensor's value came from, or None)}."""
+    """One tensor's hooks (``tensor._hooks``): {order: (fn, weak reference to the op the tensor's value came
+    from, or None)}, in ``registry`` while there are some."""
 
-    __slots__ = ("ref", "fns", "key")
+    __slots__ = ("ref", "fns", "key", "entry", "__weakref__")
 
     def __init__(self, tensor):
-        self.key = id(tensor)
-        self.ref = weakref.ref(tensor, self._died)
+        self.key = key = id(tensor)
         self.fns = {}
-
-    def _died(self, _ref):
-        if registry.get(self.key) is self:
-            del registry[self.key]
+        self.entry = entry = weakref.ref(self, lambda entry: _unregister(key, entry))  # dies with the tensor
+        self.ref = weakref.ref(tensor, lambda _: _unregister(key, entry))  # (or before it, a handle kept)
+        registry[key] = entry
 
     def emptied(self):
-        if registry.get(self.key) is self:
-            del registry[self.key]
+        _unregister(self.key, self.entry)
+
+
+def _unregister(key, entry):
+    if registry.get(key) is entry:  # (the id may be another tensor's by now)
+        del registry[key]
 
 
 def register_hook(self, hook):
@@ -86,9 +93,12 @@ def register_hook(self, hook):
         raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
     if not callable(hook):
         raise TypeError(f"register_hook needs a function of the gradient, got {type(hook).__name__}")
-    entry = registry.get(id(self))
-    if entry is None or entry.ref() is not self:
-        entry = registry[id(self)] = _Hooks(self)
+    entry = getattr(self, "_hooks", None)
+    if entry is None:
+        entry = self._hooks = _Hooks(self)
+        track_graph([self])  # a Value's chain may be off the collector's list: a hook on it may close a cycle
+    elif registry.get(entry.key) is not entry.entry:  # every hook was removed: in the registry again
+        registry[entry.key] = entry.entry
     node = self.grad_fn
     key = next(_order)
     entry.fns[key] = (hook, None if node is None else weakref.ref(node))
@@ -104,8 +114,9 @@ def for_walk(since=0):
     enclosing walk runs the others, once.
     """
     nodes, leaves = {}, {}
-    for entry in list(registry.values()):
-        tensor = entry.ref()
+    for ref in list(registry.values()):
+        entry = ref()
+        tensor = None if entry is None else entry.ref()
         if tensor is None:
             continue
         for key, (fn, node_ref) in entry.fns.items():

@@ -148,6 +148,7 @@ class Tensor:
         "_history",
         "_born",
         "_released_as",
+        "_hooks",
         "__weakref__",
     )
     # grad_fn: the recorded op that produced this tensor (None for leaves), PyTorch's ``grad_fn``.
@@ -156,6 +157,7 @@ class Tensor:
     # _history: {version: earlier self} once a recorded in-place op replaced this tensor's value.
     # _born: (set with _history) the creation number of the op that first produced this tensor.
     # _released_as: the FreedTensor that released ops keep in place of this intermediate.
+    # _hooks: its gradient hooks (autodiff.hooks), set by register_hook only: read with getattr(t, "_hooks", None).
     # _grad: the Tensor ``.grad`` returns; or, as backward stores a retained gradient, the bare array
     #   (or numpy scalar), wrapped on first read (a graph of Values retains every gradient: one object fewer per node
     #   for the cyclic garbage collector to scan; internal readers use ``_grad_tensor``).
@@ -173,14 +175,15 @@ class Tensor:
             self.requires_grad = True
 
     def __getstate__(self):
-        """The slots, for copy and pickle. A shallow copy shares the array, so it must share the
-        version counter too: the counter becomes a list first (UNCHANGED is per tensor)."""
+        """The slots, for copy and pickle, but the hooks: a copy starts without any. A shallow copy shares
+        the array, so it must share the version counter too: the counter becomes a list first (UNCHANGED is
+        per tensor)."""
         version_counter(self)
         slots = {
             name: getattr(self, name)
             for cls in type(self).__mro__
             for name in getattr(cls, "__slots__", ())
-            if name not in ("__weakref__", "__dict__") and hasattr(self, name)
+            if name not in ("__weakref__", "__dict__", "_hooks") and hasattr(self, name)
         }
         return getattr(self, "__dict__", None) or None, slots
 

@@ -73,8 +73,9 @@ class Tensor:
     def __getitem__(self, index: Any) -> Tensor: ...
 
     def __getstate__(self) -> Any:
-        """The slots, for copy and pickle. A shallow copy shares the array, so it must share the
-        version counter too: the counter becomes a list first (UNCHANGED is per tensor).
+        """The slots, for copy and pickle, but the hooks: a copy starts without any. A shallow copy shares
+        the array, so it must share the version counter too: the counter becomes a list first (UNCHANGED is
+        per tensor).
         """
 
     def __gt__(self, b: Any) -> Tensor: ...

@@ -1,6 +1,9 @@
 """Tensor.register_hook (gradient hooks) and nn.Module forward hooks."""
 
+import copy
 import gc
+import pickle
+import weakref
 
 import numpy as np
 import pytest
@@ -77,6 +80,42 @@ def test_hooks_go_away_with_their_tensor():
     assert hooks.registry
     del x
     assert not hooks.registry
+
+
+def test_a_hook_that_refers_to_its_own_tensor_does_not_keep_it_alive():
+    """``h``'s hook reading ``h`` is a reference cycle, which the garbage collector frees (as PyTorch's)."""
+
+    def tensors():
+        h = _x() * 2
+        h.register_hook(lambda g: print(h.shape))
+        v = ad.Value(1.0) * 2 + 1  # a chain of Values is off the collector's list until a hook may close a cycle
+        v.register_hook(lambda g: print(v))
+        return weakref.ref(h), weakref.ref(v)
+
+    refs = tensors()
+    assert hooks.registry
+    gc.collect()
+    assert [r() for r in refs] == [None, None] and not hooks.registry
+
+
+def test_a_handle_kept_does_not_keep_the_hooks_of_a_dead_tensor_registered():
+    x = _x()
+    handle = x.register_hook(lambda g: None)
+    del x
+    assert not hooks.registry
+    handle.remove()
+
+
+def test_a_tensor_gets_its_hooks_back_after_removing_them_all_and_copies_have_none():
+    x = _x()
+    calls = []
+    x.register_hook(lambda g: calls.append("first")).remove()
+    x.register_hook(lambda g: calls.append("again"))
+    copy.deepcopy(x).sum().backward()
+    pickle.loads(pickle.dumps(x)).sum().backward()
+    assert calls == []
+    x.sum().backward()
+    assert calls == ["again"]
 
 
 def test_registering_on_a_tensor_that_does_not_require_grad_is_an_error():
