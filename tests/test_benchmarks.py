@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -262,6 +263,24 @@ def test_textbook_phases_experiment_times_every_spelling(capsys):
     for row in rows:  # nine figures: milliseconds and ratios, all positive
         figures = [float(cell.split()[0]) for cell in row.strip("| ").split(" | ")[1:]]
         assert len(figures) == 9 and min(figures) > 0
+
+
+def test_matrix_products_experiment_times_every_product_of_a_step(capsys):
+    """The products of a 3-layer step: 3 forward, 3 weight gradients, 2 activation gradients (none below the input)."""
+    from benchmarks.experiments import matrix_products
+
+    pairs = matrix_products.products((6, 5, 4, 3), 2)
+    assert len(pairs) == 8
+    for a, b in pairs.values():
+        assert a.dtype == b.dtype == np.float32 and a.shape[1] == b.shape[0]
+    assert matrix_products.main(["--smoke"]) == 0
+    rows = [
+        line for line in capsys.readouterr().out.splitlines() if line.startswith(("| forward", "| backward", "| all"))
+    ]
+    assert len(rows) == 9
+    for row in rows:
+        figures = [float(cell) for cell in row.strip("| ").split(" | ")[1:]]
+        assert len(figures) == (3 if available("torch") else 1) and min(figures) > 0
 
 
 def test_memory_traces_what_each_engine_allocates():
