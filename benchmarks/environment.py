@@ -169,13 +169,13 @@ def machine():
 
 def revision():
     """The commit the benchmarks and the engine come from (``git rev-parse --short HEAD``), with
-    " + uncommitted changes" when ``autodiff``, ``nn`` or ``benchmarks`` differ from it; None outside git."""
+    " + uncommitted changes" when ``autodiff``, ``nn`` or ``benchmarks`` differ from it (but the results kept
+    in ``benchmarks/results``, which a run before this one may have just written); None outside git."""
     git = ["git", "-C", ROOT]
+    paths = ["autodiff", "nn", "benchmarks", ":(exclude)benchmarks/results"]
     try:
         head = subprocess.run(git + ["rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-        changed = subprocess.run(
-            git + ["status", "--porcelain", "--", "autodiff", "nn", "benchmarks"], capture_output=True, text=True
-        )
+        changed = subprocess.run(git + ["status", "--porcelain", "--", *paths], capture_output=True, text=True)
     except OSError:  # no git
         return None
     if head.returncode:
