@@ -332,19 +332,18 @@ array_math = SimpleNamespace(
 """The namespace rules see in a first-order backward pass: numpy, plus ``sum_to`` and ``scatter_add``."""
 
 
-INNER_BLOCK = 1 << 19
-"""Elements per block of ``inner``: the most one dot product adds up before its error shows (4e-7)."""
+INNER_BLOCK = 1 << 16
+"""Elements per block of ``inner``: one dot product over this many adds its terms accurately enough."""
 
 
 def inner(x, y):
-    """Σᵢ xᵢyᵢ over every element of two float arrays of one shape and dtype, without making x ⊙ y, within
-    about 4e-7 of the exact sum however many elements there are. One ``np.vdot`` adds its terms one after
-    another, and its error grows with their number: over 4 M float32 elements it is off by 8e-6, over
-    40 M by 3e-4, where numpy's pairwise ``np.sum(x * y)`` is off by 3e-8 and 6e-8. So blocks of
-    ``INNER_BLOCK`` elements are dotted apart, as one stacked matrix product (off by 4e-7 and 3e-7), and
-    their sums added in float64; a weight of fewer elements is one ``np.vdot``, as fast as it gets (smaller
-    blocks would be as accurate as the pairwise sum, and cost d2l's MLP 784-512-256-10 a quarter more
-    time for its penalty's sums). The value may differ from numpy's sum in its last bits."""
+    """Σᵢ xᵢyᵢ over every element of two float arrays of one shape and dtype, without making x ⊙ y, about as
+    accurate as numpy's pairwise ``np.sum(x * y)`` whatever the BLAS. One ``np.vdot`` adds its terms one
+    after another, and its error grows with their number and depends on the BLAS's kernel: with numpy
+    2.4's OpenBLAS it is off by 2e-7 of the value over 400 K float32 elements, 7e-6 over 4 M and 2e-4 over
+    40 M; with numpy 1.24's, by 2e-6, 5e-5 and 2e-3 (numpy's pairwise sum: 4e-8, 2e-7 and 2e-6). So blocks
+    of ``INNER_BLOCK`` elements are dotted apart, as one stacked matrix product (off by 1e-7 or less with
+    either), and their sums added in float64. The value may differ from numpy's sum in its last bits."""
     n = x.size
     if n <= INNER_BLOCK or x.dtype.kind != "f" or y.dtype != x.dtype:
         return np.vdot(x, y)
