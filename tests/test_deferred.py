@@ -303,9 +303,10 @@ def test_a_square_waiting_is_made_before_it_is_added_into_a_tensor():
     assert np.array_equal(V.data, v - W.data**2)
 
 
-def test_second_derivatives_through_a_summed_product():
+@pytest.mark.parametrize("square", [lambda W: W * W, lambda W: W**2], ids=["W*W", "W**2"])
+def test_second_derivatives_through_a_summed_product(square):
     W = weights(np.float64)
-    (g,) = ad.autograd.grad((W * W).sum(), [W], create_graph=True)
+    (g,) = ad.autograd.grad(square(W).sum(), [W], create_graph=True)
     g.sum().backward()
     assert np.array_equal(g.data, 2 * W.data) and np.all(W.grad.data == 2)
 
