@@ -135,6 +135,19 @@ def test_a_summed_product_is_as_accurate_as_numpys_pairwise_sum(total):
     np.testing.assert_allclose(got.item(), exact, rtol=1e-6)
 
 
+@pytest.mark.parametrize("n", [1, 65_535, 65_536, 65_537, 2 * 65_536 + 5, 3 * 65_536])
+@pytest.mark.parametrize("dtype, rtol", [(np.float32, 1e-6), (np.float64, 1e-13)])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_the_inner_product_in_blocks_adds_every_element_once(n, dtype, rtol, order):
+    """``ops.inner`` at the edges of its blocks: every element in one block or in the rest, none twice."""
+    rng = np.random.default_rng(n)
+    rows = 5 if n % 5 == 0 else 1
+    x, y = (np.asarray(rng.uniform(0.5, 1.5, (rows, n // rows)), dtype=dtype, order=order) for _ in range(2))
+    got = ops.inner(x, y)
+    assert type(got) is type(x.dtype.type(0))
+    np.testing.assert_allclose(got, np.sum(x.astype(np.float64) * y), rtol=rtol)
+
+
 def test_d2l_penalty_written_out_has_the_eager_gradients_to_the_bit(eager):
     """J = L + λ/2 (‖W1‖² + ‖W2‖²): the penalty's product is not made, the gradients are the eager ones."""
 
