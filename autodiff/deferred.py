@@ -84,8 +84,8 @@ class Deferred(Tensor):
 
     size.__doc__ = Tensor.size.__doc__
 
-    def __len__(self):
-        return Tensor.__len__(self) if not self.ndim else len(_slot.__get__(self))
+    def __len__(self):  # (never 0-d: a product waits only when it is big)
+        return len(_slot.__get__(self))
 
     @property
     def _data(self):

@@ -387,6 +387,12 @@ def _scaled(x, c, tensor):
     return x * c
 
 
+def _one_number(g):
+    """Whether the gradient ``g`` is one number broadcast over many (a sum's backward): x ⊙ x's and x²'s rules
+    then give c·x (``_scaled``)."""
+    return type(g) is np.ndarray and g.size > 1 and not any(g.strides)
+
+
 # --------------------------------------------------------------------------- arithmetic
 
 
@@ -451,7 +457,7 @@ class Mul(Op):
     def vjp(self, xp, g, x, y, out):
         nx, ny = self.needs_input_grad
         if nx and ny and self._in0 is self._in1:  # x ⊙ x: ∂L/∂x = 2 g ⊙ x, made once (it is summed anyway)
-            if type(g) is np.ndarray and g.size > 1 and not any(g.strides):  # one number broadcast (a sum's backward)
+            if _one_number(g):
                 return _scaled(x, 2 * g.flat[0], self._in0), None
             gx = g * x
             if type(gx) is np.ndarray:
@@ -492,8 +498,8 @@ class Pow(Op):
     def vjp(self, xp, g, x, y, out):
         nx, ny = self.needs_input_grad
         if nx and not ny and type(y) is np.ndarray and y.ndim == 0 and y.dtype == x.dtype and y.item() == 2:  # x²
-            if type(g) is np.ndarray and g.size > 1 and not any(g.strides):  # one number broadcast (a sum's backward)
-                return _scaled(x, 2 * g.flat[0], self._in0), None  # (d2l's penalty (w ** 2).sum(): λw)
+            if _one_number(g):  # (d2l's penalty (w ** 2).sum(): λw)
+                return _scaled(x, 2 * g.flat[0], self._in0), None
             return g * (x + x), None  # (2x is exact, so one rounding either way) from two ufunc calls, not four
         gx = g * y * x ** (y - 1) if nx else None
         if not ny:
