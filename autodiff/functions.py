@@ -207,7 +207,11 @@ def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
         axis, keepdims = _spelling("mean", axis, dim, keepdims, keepdim)
     x = as_tensor(x)
     axis = _reduction_axis(x, axis, "mean")
-    return sum(x, axis, keepdims) * _reciprocal(_count(x.shape, axis))
+    if axis is None and type(x) is deferred.Deferred:  # (W * W).mean(): ⟨W, W⟩ / n, W * W not made
+        summand = deferred.summand(x)
+        if summand is not None:
+            return engine.apply1(ops.Mean, x, _array=summand, axis=None, keepdims=keepdims)
+    return engine.apply1(ops.Mean, x, axis=axis, keepdims=keepdims)
 
 
 def _reciprocal(n):

@@ -820,6 +820,10 @@ class Relu(Op):
         return np.maximum(x, x.dtype.type(0))
 
     def vjp(self, xp, g, x, out):
+        if type(g) is np.ndarray:  # [x > 0] in g's dtype, times g in place: twice as fast as numpy's bool × float
+            mask = (x > 0).astype(g.dtype)
+            mask *= g
+            return mask
         return g * (x > 0)
 
 
@@ -946,6 +950,28 @@ class Sum(Op):
         if self.axis is not None and not self.keepdims:  # (a sum of everything broadcasts as it is)
             g = xp.reshape(g, _kept_shape(self.input_shape, self.axis))
         return xp.broadcast_to(g, self.input_shape)
+
+
+class Mean(Sum):
+    """z = Σ x / n over ``axis``, n the number of elements averaged.   ∂L/∂x = g/n broadcast back over them.
+
+    One op, not a sum and a product: a loss's ``mean()`` is one node of the graph (as in PyTorch).
+    """
+
+    __slots__ = ("scale",)
+
+    name = "mean"
+    method = True
+
+    def forward(self, x, axis=None, keepdims=False):
+        count = math.prod(x.shape) if axis is None else math.prod(x.shape[a] for a in _axes(x.shape, axis))
+        total = super().forward(x, axis, keepdims)
+        scale = 1.0 / count if count else math.inf  # a mean of nothing is nan, as numpy's (with its warning)
+        self.scale = np.asarray(scale, dtype=weak_result_type(total.dtype, scale))[()]
+        return np.multiply(total, self.scale)
+
+    def vjp(self, xp, g, x, out):
+        return super().vjp(xp, g * self.scale, x, out)
 
 
 class Max(Op):

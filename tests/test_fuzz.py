@@ -154,11 +154,11 @@ BINARY = {
 }
 AXIS_OPS = {
     "sum": ("sum", np.sum),
-    "mean": ("sum", np.mean),
+    "mean": ("mean", np.mean),
     "max": ("max", np.max),
     "min": ("min", np.min),
     "logsumexp": ("logsumexp", None),
-    "var": ("sum", np.var),
+    "var": ("mean", np.var),
 }
 AXES = st.one_of(
     st.none(),

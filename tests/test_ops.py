@@ -344,3 +344,17 @@ def test_cross_entropy_reduced_inside_the_op_is_the_reduction_of_its_rows_bit_fo
 def test_cross_entropy_reduction_is_checked():
     with pytest.raises(ValueError, match="cross_entropy: reduction must be 'mean', 'sum' or 'none', got 'avg'"):
         ad.cross_entropy(np.zeros((2, 3)), np.array([0, 1]), "avg")
+
+
+def test_mean_is_one_node_and_divides_by_the_count_of_what_it_averages():
+    x = ad.Tensor(np.arange(24.0, dtype=np.float32).reshape(2, 3, 4), requires_grad=True)
+    for axis, n in ((None, 24), (1, 3), ((0, 2), 8)):
+        m = x.mean(axis=axis)
+        assert m.grad_fn.name == "mean" and m.grad_fn.input_tensors == (x,)  # as PyTorch's MeanBackward0
+        np.testing.assert_allclose(m.data, x.data.mean(axis=axis), rtol=1e-6)
+        assert m.dtype == np.float32
+        x.grad = None
+        m.sum().backward()
+        np.testing.assert_array_equal(x.grad.data, np.full(x.shape, np.float32(1 / n)))
+    ints = ad.Tensor(np.arange(6).reshape(2, 3))
+    assert ints.mean().dtype == np.float64 and ints.mean().item() == 2.5  # numpy's dtype for a mean of ints
