@@ -79,7 +79,7 @@ def autodiff_step(p):
     model.load_state_dict(dict(zip(names, p.flat_init)))
     optimizer = nn.optim.SGD(model.parameters(), lr=p.lr, weight_decay=p.weight_decay)
     loss_fn = F.cross_entropy if p.loss == "ce" else F.mse_loss
-    x, y = ad.Tensor(p.X), p.y
+    x, y = ad.from_numpy(p.X), p.y  # the batch as is, as the PyTorch step takes it (torch.from_numpy)
 
     def step():
         optimizer.zero_grad()

@@ -80,8 +80,8 @@ def autodiff_phases(p, penalty=None, lam=LAMBDA, update="textbook"):
     _check(penalty)
     params = [ad.Tensor(a.copy(), requires_grad=True) for a in p.flat_init]  # W1, b1, W2, b2, ...
     weights, last = params[0::2], len(p.init) - 1
-    x = ad.Tensor(p.X)
-    y = p.y if p.loss == "ce" else ad.Tensor(p.y)
+    x = ad.from_numpy(p.X)  # the data as is, as the PyTorch step takes it (torch.from_numpy)
+    y = p.y if p.loss == "ce" else ad.from_numpy(p.y)
     lr = p.lr
 
     def forward():
