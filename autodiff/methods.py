@@ -65,6 +65,8 @@ def __rpow__(self, base):
 
 
 def __matmul__(self, other):
+    if isinstance(other, Tensor):
+        return apply2(ops.Matmul, self, other)
     return functions.matmul(self, other)
 
 
