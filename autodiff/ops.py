@@ -493,6 +493,8 @@ class Pow(Op):
     ufunc = np.power
 
     def forward(self, x, y):
+        if y.ndim == 0 and y.dtype is x.dtype and x.dtype.kind == "f" and y.item() == 2:
+            return np.square(x)  # what numpy's own x ** 2 runs: twice as fast as its power loop, and exact
         return x**y
 
     def vjp(self, xp, g, x, y, out):

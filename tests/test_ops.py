@@ -358,3 +358,12 @@ def test_mean_is_one_node_and_divides_by_the_count_of_what_it_averages():
         np.testing.assert_array_equal(x.grad.data, np.full(x.shape, np.float32(1 / n)))
     ints = ad.Tensor(np.arange(6).reshape(2, 3))
     assert ints.mean().dtype == np.float64 and ints.mean().item() == 2.5  # numpy's dtype for a mean of ints
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("exponent", [2, 2.0])
+def test_x_squared_has_numpys_digits_for_x_squared(dtype, exponent):
+    x = np.random.default_rng(3).standard_normal(5000).astype(dtype) * 1e3
+    np.testing.assert_array_equal((ad.Tensor(x) ** exponent).data, x**2)  # numpy runs np.square for ** 2
+    big = ad.Tensor(np.resize(x, 70_000).reshape(350, 200), requires_grad=True)  # big: waits to be read
+    np.testing.assert_array_equal((big**exponent).data, big.data**2)
