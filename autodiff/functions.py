@@ -194,13 +194,6 @@ def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     return engine.apply1(ops.Sum, x, axis=_reduction_axis(x, axis, "sum"), keepdims=keepdims)
 
 
-def _count(shape, axis):
-    if axis is None:
-        return math.prod(shape)
-    axes = axis if isinstance(axis, tuple) else (axis,)
-    return math.prod(shape[a] for a in axes)
-
-
 def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """Mean over ``axis`` (nan for nothing, as numpy)."""
     if dim is not None or keepdim is not None:
@@ -212,11 +205,6 @@ def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
         if summand is not None:
             return engine.apply1(ops.Mean, x, _array=summand, axis=None, keepdims=keepdims)
     return engine.apply1(ops.Mean, x, axis=axis, keepdims=keepdims)
-
-
-def _reciprocal(n):
-    """1/n, and inf for n ≤ 0, so that a sum over nothing becomes nan (numpy warns and does the same)."""
-    return 1.0 / n if n > 0 else math.inf
 
 
 def _ddof(name, ddof, correction, unbiased, dim):
@@ -250,7 +238,7 @@ def var(x, axis=None, ddof=None, keepdims=False, *, dim=None, keepdim=None, corr
         raise TypeError("var of a complex tensor is not supported (autodiff works with real numbers)")
     axis = _reduction_axis(x, axis, "var")
     d = x - mean(x, axis, keepdims=True)
-    return sum(d * d, axis, keepdims) * _reciprocal(_count(x.shape, axis) - ddof)
+    return sum(d * d, axis, keepdims) * ops.mean_scale(x.shape, axis, ddof)
 
 
 def std(x, axis=None, ddof=None, keepdims=False, *, dim=None, keepdim=None, correction=None, unbiased=None):

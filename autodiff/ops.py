@@ -238,6 +238,17 @@ def _reduced_shape(shape, axis):
     return tuple(n for i, n in enumerate(shape) if i not in axes)
 
 
+def mean_scale(shape, axis, ddof=0):
+    """1/(n − ddof), n the number of elements a reduction over ``axis`` (None: all) takes into each result;
+    inf when that is ≤ 0, so that a mean over nothing is nan (numpy warns and does the same)."""
+    n = (
+        math.prod(shape)
+        if axis is None
+        else math.prod(shape[a] for a in (axis if isinstance(axis, tuple) else (axis,)))
+    )
+    return 1.0 / (n - ddof) if n - ddof > 0 else math.inf
+
+
 def _axes(shape, axis):
     return {a % len(shape) for a in (axis if isinstance(axis, tuple) else (axis,))}
 
@@ -966,9 +977,8 @@ class Mean(Sum):
     method = True
 
     def forward(self, x, axis=None, keepdims=False):
-        count = math.prod(x.shape) if axis is None else math.prod(x.shape[a] for a in _axes(x.shape, axis))
         total = super().forward(x, axis, keepdims)
-        scale = 1.0 / count if count else math.inf  # a mean of nothing is nan, as numpy's (with its warning)
+        scale = mean_scale(x.shape, axis)
         self.scale = np.asarray(scale, dtype=weak_result_type(total.dtype, scale))[()]
         return np.multiply(total, self.scale)
 
