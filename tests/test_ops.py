@@ -367,3 +367,21 @@ def test_x_squared_has_numpys_digits_for_x_squared(dtype, exponent):
     np.testing.assert_array_equal((ad.Tensor(x) ** exponent).data, x**2)  # numpy runs np.square for ** 2
     big = ad.Tensor(np.resize(x, 70_000).reshape(350, 200), requires_grad=True)  # big: waits to be read
     np.testing.assert_array_equal((big**exponent).data, big.data**2)
+
+
+def test_relu_gradient_is_g_where_x_is_positive_for_every_layout_of_g_and_x():
+    """ReLU's rule multiplies g into [x > 0] in place: g broadcast from a sum, x column-ordered, NaN in g."""
+    rng = np.random.default_rng(4)
+    data = rng.standard_normal((6, 5)).astype(np.float32)
+    data[0, 0] = 0.0  # relu'(0) = 0
+    for x_data in (data, np.asfortranarray(data), data.T.copy().T):
+        x = ad.Tensor(x_data, requires_grad=True)
+        ad.relu(x).sum().backward()  # g: one number broadcast
+        np.testing.assert_array_equal(x.grad.data, (x_data > 0).astype(np.float32))
+        x.grad = None
+        g = rng.standard_normal(x_data.shape).astype(np.float32)
+        g[1, 1] = np.nan
+        ad.relu(x).backward(g)
+        expected = g * (x_data > 0)
+        np.testing.assert_array_equal(x.grad.data, expected)  # NaN where x > 0 stays NaN, 0 · NaN is NaN too
+        assert x.grad.dtype == np.float32
