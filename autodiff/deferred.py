@@ -144,8 +144,7 @@ def waits(x, y):
 def squares(x, exponent):
     """Whether ``x ** exponent`` is better made when read: x big and of a float dtype, the exponent the constant
     2 of x's dtype (as ``operand`` makes it from the number 2)."""
-    e = _slot.__get__(exponent)
-    return e.ndim == 0 and not exponent._requires_grad and e.dtype == _slot.__get__(x).dtype and e == 2 and waits(x, x)
+    return not exponent._requires_grad and ops.is_square(_slot.__get__(x), _slot.__get__(exponent)) and waits(x, x)
 
 
 def later(result, x, y, exponent=None):

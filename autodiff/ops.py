@@ -398,6 +398,11 @@ def _scaled(x, c, tensor):
     return x * c
 
 
+def is_square(x, y):
+    """Whether ``x ** y`` is x²: y the 0-d 2 of x's float dtype (as ``functions.operand`` makes it from 2)."""
+    return type(y) is np.ndarray and y.ndim == 0 and y.dtype == x.dtype and x.dtype.kind == "f" and y.item() == 2
+
+
 def _one_number(g):
     """Whether the gradient ``g`` is one number broadcast over many (a sum's backward): x ⊙ x's and x²'s rules
     then give c·x (``_scaled``)."""
@@ -504,13 +509,13 @@ class Pow(Op):
     ufunc = np.power
 
     def forward(self, x, y):
-        if y.ndim == 0 and y.dtype is x.dtype and x.dtype.kind == "f" and y.item() == 2:
+        if is_square(x, y):
             return np.square(x)  # what numpy's own x ** 2 runs: twice as fast as its power loop, and exact
         return x**y
 
     def vjp(self, xp, g, x, y, out):
         nx, ny = self.needs_input_grad
-        if nx and not ny and type(y) is np.ndarray and y.ndim == 0 and y.dtype == x.dtype and y.item() == 2:  # x²
+        if nx and not ny and is_square(x, y):
             if _one_number(g):  # (d2l's penalty (w ** 2).sum(): λw)
                 return _scaled(x, 2 * g.flat[0], self._in0), None
             return g * (x + x), None  # (2x is exact, so one rounding either way) from two ufunc calls, not four
