@@ -293,3 +293,21 @@ def test_memory_traces_what_each_engine_allocates():
         result = run_child(memory.__name__, engine, 2, "--smoke", "--traced")
         assert "error" not in result, result
         assert 2 * weights_bytes <= result["traced_peak_bytes"] < 20 * weights_bytes, (engine, result)
+
+
+def test_textbook_phases_experiment_takes_other_sizes(capsys):
+    from benchmarks.experiments import textbook_phases
+
+    assert textbook_phases.main(["--smoke", "--layers", "5,4,3", "--batch", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "(layers 5,4,3, batch 2;" in out
+    assert len([line for line in out.splitlines() if line.startswith("| mlp")]) == len(textbook_phases.SPELLINGS)
+    with pytest.raises(SystemExit):
+        textbook_phases.main(["--layers", "5,x"])
+    assert "layer widths are integers separated by commas, got '5,x'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        textbook_phases.main(["--layers", "5"])
+    assert "at least two positive layer widths, got '5'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        textbook_phases.main(["--batch", "0"])
+    assert "the batch size is a positive integer, got '0'" in capsys.readouterr().err

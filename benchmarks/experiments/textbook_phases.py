@@ -17,7 +17,10 @@ steps into their phases, interleaved step by step in one process with the same d
   read (``(W * W).sum()`` as ⟨W, W⟩, ``W -= lr * W.grad`` without ``lr * W.grad``, the penalty's
   gradient λW added into the weight's other gradient without making it) is worth. The last column.
 
-    python -m benchmarks.experiments.textbook_phases [--steps N] [--smoke]
+    python -m benchmarks.experiments.textbook_phases [--steps N] [--layers 8,8,8,10 --batch 4] [--smoke]
+
+(``--layers`` and ``--batch``: the same steps on other sizes; on tiny ones, where the arithmetic is
+next to nothing, what is left is each program's own work per step, the engine's Python for autodiff)
 
 (both engines in one process, with ``autodiff.tune_allocator()``'s malloc thresholds and the same
 BLAS threads) prints the median milliseconds of each phase over ``--steps`` steps (after a warm-up) and the
@@ -42,11 +45,20 @@ SPELLINGS = {w.NAME: w.PENALTY for w in WORKLOADS}
 WARMUP = 20
 
 
-def measure(workload, steps, smoke=False):
+def problem(workload, smoke=False, layers=None, batch=None):
+    """The workload's problem (``mlp.Problem``), or the same on other layer widths or batch size."""
+    p = workload.problem(smoke)
+    if layers is not None or batch is not None:
+        p = textbook.classification(tuple(layers or p.sizes), batch or len(p.X))
+    return p
+
+
+def measure(workload, steps, smoke=False, layers=None, batch=None):
     """{phase: median seconds} for autodiff ("forward", "backward", "update"), numpy ("numpy forward",
     "numpy backward") and autodiff with the update scaling ``.grad`` in place ("step, update in place":
-    the whole step) on one of ``WORKLOADS``."""
-    p = workload.problem(smoke)
+    the whole step) on one of ``WORKLOADS``; ``layers`` (widths, input first) and ``batch``: other sizes
+    than the workload's, the same data and weights otherwise."""
+    p = problem(workload, smoke, layers, batch)
     forward, backward, update = textbook.autodiff_phases(p, workload.PENALTY)
     np_forward, np_backward = textbook.numpy_phases(p, workload.PENALTY)
     in_place = textbook.autodiff_step(p, workload.PENALTY, update="in place")
@@ -83,9 +95,33 @@ def measure(workload, steps, smoke=False):
     return {k: statistics.median(v) for k, v in times.items()}
 
 
+def _widths(text):
+    """Layer widths written as 8,8,8,10: (8, 8, 8, 10)."""
+    try:
+        widths = tuple(int(w) for w in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"layer widths are integers separated by commas, got {text!r}") from None
+    if len(widths) < 2 or min(widths) < 1:
+        raise argparse.ArgumentTypeError(f"at least two positive layer widths, got {text!r}")
+    return widths
+
+
+def _batch(text):
+    """A batch size: a positive integer."""
+    try:
+        batch = int(text)
+    except ValueError:
+        batch = 0
+    if batch < 1:
+        raise argparse.ArgumentTypeError(f"the batch size is a positive integer, got {text!r}")
+    return batch
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--layers", type=_widths, help="layer widths, input first (default: 784,512,256,10)")
+    parser.add_argument("--batch", type=_batch, help="examples per step (default: 128)")
     parser.add_argument("--smoke", action="store_true", help="small layers and few steps (a test of this script)")
     args = parser.parse_args(argv)
     set_threads(threads())  # every CPU, or OMP_NUM_THREADS
@@ -97,7 +133,8 @@ def main(argv=None):
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for workload in WORKLOADS:
         name = workload.NAME
-        m = {k: v * 1e3 for k, v in measure(workload, 3 if args.smoke else args.steps, args.smoke).items()}
+        steps = 3 if args.smoke else args.steps
+        m = {k: v * 1e3 for k, v in measure(workload, steps, args.smoke, args.layers, args.batch).items()}
         back = m["backward"] + m["update"]
         step, np_step = m["forward"] + back, m["numpy forward"] + m["numpy backward"]
         print(
@@ -106,10 +143,11 @@ def main(argv=None):
             f"| {step / np_step:.2f} | {m['step, update in place'] / np_step:.2f} "
             f"| {m['step, products made at once'] / np_step:.2f} |"
         )
+    p = problem(WORKLOADS[0], args.smoke, args.layers, args.batch)
     print(
-        "(milliseconds, medians over the steps; numpy's backward includes its in-place update; the last columns: "
-        "autodiff's step with W.grad *= lr; W -= W.grad instead of W -= lr * W.grad, and with every product made "
-        "at once)"
+        f"(layers {','.join(map(str, p.sizes))}, batch {len(p.X)}; milliseconds, medians over the steps; "
+        "numpy's backward includes its in-place update; the last columns: autodiff's step with W.grad *= lr; "
+        "W -= W.grad instead of W -= lr * W.grad, and with every product made at once)"
     )
     return 0
 
