@@ -187,11 +187,17 @@ def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     if dim is not None or keepdim is not None:
         axis, keepdims = _spelling("sum", axis, dim, keepdims, keepdim)
     x = as_tensor(x)
-    if axis is None and type(x) is deferred.Deferred:  # (W * W).sum(): ⟨W, W⟩, W * W not made
+    return _summed(ops.Sum, x, _reduction_axis(x, axis, "sum"), keepdims)
+
+
+def _summed(op, x, axis, keepdims):
+    """``op`` (Sum or Mean) of x over the checked ``axis``; over every axis of a product not made, such as
+    ``(W * W).sum()``, the op reads ⟨W, W⟩ and W * W is never made (``deferred.summand``)."""
+    if axis is None and type(x) is deferred.Deferred:
         summand = deferred.summand(x)
         if summand is not None:
-            return engine.apply1(ops.Sum, x, _array=summand, axis=None, keepdims=keepdims)
-    return engine.apply1(ops.Sum, x, axis=_reduction_axis(x, axis, "sum"), keepdims=keepdims)
+            return engine.apply1(op, x, _array=summand, axis=None, keepdims=keepdims)
+    return engine.apply1(op, x, axis=axis, keepdims=keepdims)
 
 
 def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
@@ -199,12 +205,7 @@ def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     if dim is not None or keepdim is not None:
         axis, keepdims = _spelling("mean", axis, dim, keepdims, keepdim)
     x = as_tensor(x)
-    axis = _reduction_axis(x, axis, "mean")
-    if axis is None and type(x) is deferred.Deferred:  # (W * W).mean(): ⟨W, W⟩ / n, W * W not made
-        summand = deferred.summand(x)
-        if summand is not None:
-            return engine.apply1(ops.Mean, x, _array=summand, axis=None, keepdims=keepdims)
-    return engine.apply1(ops.Mean, x, axis=axis, keepdims=keepdims)
+    return _summed(ops.Mean, x, _reduction_axis(x, axis, "mean"), keepdims)
 
 
 def _ddof(name, ddof, correction, unbiased, dim):
